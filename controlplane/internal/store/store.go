@@ -21,6 +21,10 @@ var (
 	ErrConflict     = errors.New("store: conflicts with an existing resource") // unique violation
 	ErrPrecondition = errors.New("store: revision does not match If-Match")
 	ErrForbidden    = errors.New("store: not permitted for this actor")
+	// ErrInvalid: the input breaks a schema rule (bad tenant id or tool name,
+	// spec not a JSON object, bad cursor, unknown kind...). Handlers validate
+	// first; this is the backstop, mapped to 400/422.
+	ErrInvalid = errors.New("store: invalid input")
 )
 
 // Actor is who a transaction runs as.
@@ -113,10 +117,15 @@ type AuditFilter struct {
 }
 
 // AuditEvent is one stored audit event; Event is the shared/audit JSON.
+// UserID, Tool and Decision are the indexed filter columns; when empty on
+// insert they are read from the event's "user_id", "tool" and "decision" keys.
 type AuditEvent struct {
 	ID       string          `json:"id"`
 	Time     time.Time       `json:"time"`
 	TenantID string          `json:"tenant_id,omitempty"`
+	UserID   string          `json:"user_id,omitempty"`
+	Tool     string          `json:"tool,omitempty"`
+	Decision string          `json:"decision,omitempty"`
 	Event    json.RawMessage `json:"event"`
 }
 
@@ -159,6 +168,9 @@ type Tx interface {
 	RevokeBackendKey(ctx context.Context, kid string) error
 	ListBackendKeys(ctx context.Context) ([]BackendKeyRecord, error)
 
+	// CreateApproval stores a pending approval; ID, Status, Decisions and
+	// CreatedAt are set by the store, MinApprovals 0 means 1.
+	CreateApproval(ctx context.Context, a Approval) (Approval, error)
 	ListApprovals(ctx context.Context, tenantID, status string, p Page) ([]Approval, string, error) // tenantID "" = all (platform only)
 	GetApproval(ctx context.Context, tenantID, id string) (Approval, error)
 	DecideApproval(ctx context.Context, tenantID, id string, d Decision) (Approval, error)

@@ -1,0 +1,296 @@
+// Package config is the control plane's configuration: one struct, its
+// defaults, and the single place where every PORTCULLIS_* environment variable
+// (and DATABASE_URL, NATS_URL) is bound to a field. Nothing else in the control
+// plane reads the environment, so this file is the complete list of knobs.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/shared/authn"
+	"github.com/portcullis/portcullis/shared/seal"
+)
+
+// Environment variable names (CONTRACTS.md). Kept as constants so tests and
+// error messages name exactly what an operator sets.
+const (
+	EnvListen        = "PORTCULLIS_LISTEN"
+	EnvDatabaseURL   = "DATABASE_URL"
+	EnvDBMaxConns    = "PORTCULLIS_DB_MAX_CONNS"
+	EnvNATSURL       = "NATS_URL"
+	EnvNATSListen    = "PORTCULLIS_NATS_LISTEN"
+	EnvNATSDir       = "PORTCULLIS_NATS_DIR"
+	EnvNATSReplicas  = "PORTCULLIS_NATS_REPLICAS"
+	EnvIssuers       = "PORTCULLIS_ISSUERS"
+	EnvMasterKey     = "PORTCULLIS_MASTER_KEY"
+	EnvBundleSealKey = "PORTCULLIS_BUNDLE_SEAL_KEY"
+	EnvLogLevel      = "PORTCULLIS_LOG_LEVEL"
+)
+
+// Config is everything the control plane needs to start.
+type Config struct {
+	// Listen is the admin API address. Plain HTTP, so loopback only until TLS
+	// lands (Verify refuses anything else). Port 0 picks a free port.
+	Listen string
+	// DatabaseURL is the Postgres DSN (required).
+	DatabaseURL string
+	// DBMaxConns bounds the store's pool. The relay holds two more dedicated
+	// connections (LISTEN and the publisher lock) outside the pool.
+	DBMaxConns int
+	// NATSURL is an external NATS with JetStream; empty starts an embedded
+	// nats-server on NATSListen storing JetStream data in NATSDir.
+	NATSURL    string
+	NATSListen string
+	NATSDir    string
+	// NATSReplicas is the replica count of the bundle bucket and audit stream
+	// (1 for a single server; 3 on a clustered JetStream).
+	NATSReplicas int
+	// Issuers are the admin token issuers.
+	Issuers []authn.IssuerConfig
+	// MasterKey seals secrets at rest in Postgres; BundleSealKey seals
+	// backend secrets inside bundles. Both are 32 bytes.
+	MasterKey     []byte
+	BundleSealKey []byte
+	LogLevel      slog.Level
+
+	// Not bound to the environment: sane fixed values tests may shorten.
+	ShutdownTimeout   time.Duration // HTTP drain on shutdown
+	RelayPollInterval time.Duration // relay wakes this often even without NOTIFY
+	AuditMaxAge       time.Duration // audit stream retention in JetStream (Postgres keeps the copy)
+}
+
+// DefaultConfig returns the defaults of CONTRACTS.md. DatabaseURL, Issuers and
+// both keys have no default: Verify reports them missing.
+func DefaultConfig() Config {
+	return Config{
+		Listen:            "127.0.0.1:8080",
+		DBMaxConns:        10,
+		NATSListen:        "127.0.0.1:4222",
+		NATSDir:           "./.data/nats",
+		NATSReplicas:      1,
+		LogLevel:          slog.LevelInfo,
+		ShutdownTimeout:   15 * time.Second,
+		RelayPollInterval: 2 * time.Second,
+		AuditMaxAge:       7 * 24 * time.Hour,
+	}
+}
+
+// FromEnv returns DefaultConfig overridden by every variable getenv reports
+// non-empty. It fails on a value it cannot parse (naming the variable, never
+// echoing a key); it does not check completeness, which is Verify's job.
+func FromEnv(getenv func(string) string) (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			*dst = v
+		}
+	}
+	integer := func(name string, dst *int) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not an integer", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	key := func(name string, dst *[]byte) {
+		if v := getenv(name); strings.TrimSpace(v) != "" {
+			k, err := seal.ParseKey(v)
+			if err != nil {
+				// The value is a secret: say what is wrong, not what it was.
+				errs = append(errs, fmt.Errorf("%s: want base64 of %d bytes: %w", name, seal.KeySize, err))
+				return
+			}
+			*dst = k
+		}
+	}
+
+	str(EnvListen, &c.Listen)
+	str(EnvDatabaseURL, &c.DatabaseURL)
+	integer(EnvDBMaxConns, &c.DBMaxConns)
+	str(EnvNATSURL, &c.NATSURL)
+	str(EnvNATSListen, &c.NATSListen)
+	str(EnvNATSDir, &c.NATSDir)
+	integer(EnvNATSReplicas, &c.NATSReplicas)
+	key(EnvMasterKey, &c.MasterKey)
+	key(EnvBundleSealKey, &c.BundleSealKey)
+	if v := strings.TrimSpace(getenv(EnvIssuers)); v != "" {
+		iss, err := parseIssuers(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvIssuers, err))
+		}
+		c.Issuers = iss
+	}
+	if v := strings.TrimSpace(getenv(EnvLogLevel)); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not debug, info, warn or error", EnvLogLevel, v))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// parseIssuers decodes the PORTCULLIS_ISSUERS JSON list strictly: a misspelt
+// field ("audience" for "audiences") must fail start-up, not silently accept
+// tokens for any audience.
+func parseIssuers(v string) ([]authn.IssuerConfig, error) {
+	dec := json.NewDecoder(bytes.NewReader([]byte(v)))
+	dec.DisallowUnknownFields()
+	var iss []authn.IssuerConfig
+	if err := dec.Decode(&iss); err != nil {
+		return nil, fmt.Errorf("not a JSON list of issuers: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON list")
+	}
+	return iss, nil
+}
+
+// Verify reports every problem that would keep the control plane from
+// starting safely, joined into one error.
+func (c Config) Verify() error {
+	var errs []error
+	if err := verifyLoopback(EnvListen, c.Listen); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DatabaseURL == "" {
+		errs = append(errs, fmt.Errorf("%s is required", EnvDatabaseURL))
+	}
+	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
+		errs = append(errs, fmt.Errorf("%s: %d is outside 1–1000", EnvDBMaxConns, c.DBMaxConns))
+	}
+	if c.NATSURL == "" {
+		// The embedded server has no authentication: anyone reaching it could
+		// overwrite bundles (signed, so refused) or forge audit events and
+		// heartbeats (not signed). Keep it on loopback.
+		if err := verifyLoopback(EnvNATSListen, c.NATSListen); err != nil {
+			errs = append(errs, err)
+		}
+		if c.NATSDir == "" {
+			errs = append(errs, fmt.Errorf("%s is required for the embedded NATS server", EnvNATSDir))
+		}
+	} else if err := verifyNATSURL(c.NATSURL); err != nil {
+		errs = append(errs, err)
+	}
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+		errs = append(errs, fmt.Errorf("%s: %d is outside 1–5", EnvNATSReplicas, c.NATSReplicas))
+	}
+	errs = append(errs, verifyIssuers(c.Issuers)...)
+	if len(c.MasterKey) != seal.KeySize {
+		errs = append(errs, fmt.Errorf("%s is required: base64 of %d random bytes", EnvMasterKey, seal.KeySize))
+	}
+	if len(c.BundleSealKey) != seal.KeySize {
+		errs = append(errs, fmt.Errorf("%s is required: base64 of %d random bytes", EnvBundleSealKey, seal.KeySize))
+	}
+	if len(c.MasterKey) == seal.KeySize && bytes.Equal(c.MasterKey, c.BundleSealKey) {
+		// Gateways hold the bundle seal key; reusing it as the master key
+		// would hand every gateway the key to the database's secrets.
+		errs = append(errs, fmt.Errorf("%s and %s must differ", EnvMasterKey, EnvBundleSealKey))
+	}
+	if c.ShutdownTimeout <= 0 || c.RelayPollInterval <= 0 || c.AuditMaxAge <= 0 {
+		errs = append(errs, errors.New("shutdown timeout, relay poll interval and audit max age must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// verifyLoopback accepts host:port where host is a loopback IP or
+// "localhost". An empty host means every interface and is refused.
+func verifyLoopback(name, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s: %q is not host:port: %v", name, addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%s: %q has no valid port", name, addr)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s: %q is not a loopback address; plain HTTP (no TLS yet) is only allowed on 127.0.0.1, ::1 or localhost", name, addr)
+}
+
+func verifyNATSURL(raw string) error {
+	// nats.Connect accepts a comma-separated list of servers.
+	for _, s := range strings.Split(raw, ",") {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("%s: %q is not a NATS URL (nats://host:port)", EnvNATSURL, s)
+		}
+		switch u.Scheme {
+		case "nats", "tls", "ws", "wss":
+		default:
+			return fmt.Errorf("%s: scheme %q, want nats, tls, ws or wss", EnvNATSURL, u.Scheme)
+		}
+	}
+	return nil
+}
+
+func verifyIssuers(iss []authn.IssuerConfig) []error {
+	if len(iss) == 0 {
+		return []error{fmt.Errorf("%s is required: without an issuer no admin can call the API", EnvIssuers)}
+	}
+	var errs []error
+	seen := make(map[string]bool, len(iss))
+	for i, is := range iss {
+		u, err := url.Parse(is.Issuer)
+		switch {
+		case is.Issuer == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			errs = append(errs, fmt.Errorf("%s[%d]: issuer %q is not an http(s) URL", EnvIssuers, i, is.Issuer))
+		case seen[is.Issuer]:
+			errs = append(errs, fmt.Errorf("%s[%d]: issuer %q is listed twice", EnvIssuers, i, is.Issuer))
+		}
+		seen[is.Issuer] = true
+		if len(is.Audiences) == 0 {
+			errs = append(errs, fmt.Errorf("%s[%d]: audiences is required (a token for another service must not be accepted)", EnvIssuers, i))
+		}
+	}
+	return errs
+}
+
+// LogValue keeps the keys out of logs when the config is logged.
+func (c Config) LogValue() slog.Value {
+	issuers := make([]string, 0, len(c.Issuers))
+	for _, is := range c.Issuers {
+		issuers = append(issuers, is.Issuer)
+	}
+	nats := c.NATSURL
+	if nats == "" {
+		nats = "embedded on " + c.NATSListen
+	}
+	return slog.GroupValue(
+		slog.String("listen", c.Listen),
+		slog.String("database", redactDSN(c.DatabaseURL)),
+		slog.Int("db_max_conns", c.DBMaxConns),
+		slog.String("nats", redactDSN(nats)),
+		slog.Any("issuers", issuers),
+		slog.String("log_level", c.LogLevel.String()),
+	)
+}
+
+// redactDSN drops the password from a URL-form DSN. A key=value DSN may
+// carry password=... anywhere, so it is not logged at all.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	switch {
+	case err != nil || u.Scheme == "":
+		return "(not a URL; not logged)"
+	case u.User == nil:
+		return dsn
+	default:
+		return u.Redacted()
+	}
+}

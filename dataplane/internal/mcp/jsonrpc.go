@@ -1,0 +1,187 @@
+package mcp
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// JSON-RPC 2.0 error codes (https://www.jsonrpc.org/specification#error_object).
+const (
+	CodeParseError     = -32700
+	CodeInvalidRequest = -32600
+	CodeMethodNotFound = -32601
+	CodeInvalidParams  = -32602
+	CodeInternalError  = -32603
+)
+
+// jsonrpcVersion is the only value of the "jsonrpc" member a message may carry.
+const jsonrpcVersion = "2.0"
+
+// messageKind says what a decoded message is; the transport treats each kind differently
+// (requests get a response, notifications and responses get 202 Accepted).
+type messageKind int
+
+const (
+	kindRequest messageKind = iota + 1
+	kindNotification
+	kindResponse
+)
+
+// message is one decoded, shape-checked JSON-RPC message from a client.
+type message struct {
+	kind   messageKind
+	id     json.RawMessage // the request id exactly as sent (a JSON string or number); nil for notifications
+	method string
+	params json.RawMessage // nil when absent or null
+}
+
+// wireMessage is the envelope decoded before validation. Every member is raw so that a
+// member of the wrong JSON type is an invalid request (-32600) rather than a parse error.
+type wireMessage struct {
+	JSONRPC json.RawMessage `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Method  json.RawMessage `json:"method"`
+	Params  json.RawMessage `json:"params"`
+	Result  json.RawMessage `json:"result"`
+	Error   json.RawMessage `json:"error"`
+}
+
+// decodeMessage parses one HTTP POST body. It never panics; a non-nil *Error is the
+// JSON-RPC error to answer with, and the returned id (possibly nil) is the request id if
+// one could be recovered, so the error can be correlated.
+//
+// Batches (JSON arrays) are rejected with a single invalid-request error: MCP
+// 2025-06-18 removed JSON-RPC batching and later versions did not restore it.
+func decodeMessage(body []byte) (message, json.RawMessage, *Error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || !json.Valid(trimmed) {
+		return message{}, nil, newError(CodeParseError, "Parse error")
+	}
+	switch trimmed[0] {
+	case '{':
+	case '[':
+		return message{}, nil, newError(CodeInvalidRequest, "Invalid Request: batches are not supported")
+	default:
+		return message{}, nil, newError(CodeInvalidRequest, "Invalid Request: expected a JSON object")
+	}
+	var w wireMessage
+	if err := json.Unmarshal(trimmed, &w); err != nil {
+		// json.Valid passed, so this cannot be a syntax error; be defensive anyway.
+		return message{}, nil, newError(CodeParseError, "Parse error")
+	}
+	id, idErr := validID(w.ID)
+	msg, err := classify(w, id, idErr)
+	if err != nil {
+		if idErr != nil {
+			return message{}, nil, err
+		}
+		return message{}, id, err
+	}
+	return msg, id, nil
+}
+
+// classify checks the envelope's members and decides the message kind.
+func classify(w wireMessage, id json.RawMessage, idErr *Error) (message, *Error) {
+	var version string
+	if json.Unmarshal(w.JSONRPC, &version) != nil || version != jsonrpcVersion {
+		return message{}, newError(CodeInvalidRequest, `Invalid Request: "jsonrpc" must be "2.0"`)
+	}
+	if idErr != nil {
+		return message{}, idErr
+	}
+	hasResult, hasError := present(w.Result), present(w.Error)
+	if w.Method == nil {
+		// A response from the client (to a server request). This server never sends
+		// requests to clients, but accepting and ignoring one is what the spec asks.
+		if id == nil || hasResult == hasError {
+			return message{}, newError(CodeInvalidRequest, "Invalid Request: missing method")
+		}
+		return message{kind: kindResponse, id: id}, nil
+	}
+	var method string
+	if json.Unmarshal(w.Method, &method) != nil || method == "" {
+		return message{}, newError(CodeInvalidRequest, `Invalid Request: "method" must be a non-empty string`)
+	}
+	if hasResult || hasError {
+		return message{}, newError(CodeInvalidRequest, "Invalid Request: a request cannot carry a result or an error")
+	}
+	params := w.Params
+	if !present(params) {
+		params = nil
+	} else if c := firstByte(params); c != '{' && c != '[' {
+		return message{}, newError(CodeInvalidRequest, `Invalid Request: "params" must be an object`)
+	}
+	kind := kindRequest
+	if id == nil {
+		kind = kindNotification
+	}
+	return message{kind: kind, id: id, method: method, params: params}, nil
+}
+
+// validID returns the id if it is a JSON string or number. MCP forbids null ids, and
+// JSON-RPC forbids structured ones. A nil id means the member was absent.
+func validID(raw json.RawMessage) (json.RawMessage, *Error) {
+	if raw == nil {
+		return nil, nil
+	}
+	switch c := firstByte(raw); {
+	case c == '"':
+		return raw, nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		return raw, nil
+	default:
+		return nil, newError(CodeInvalidRequest, `Invalid Request: "id" must be a string or a number`)
+	}
+}
+
+// present reports whether a raw member was sent with a non-null value.
+func present(raw json.RawMessage) bool {
+	return raw != nil && !bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+}
+
+func firstByte(raw json.RawMessage) byte {
+	trimmed := bytes.TrimLeft(raw, " \t\r\n")
+	if len(trimmed) == 0 {
+		return 0
+	}
+	return trimmed[0]
+}
+
+// response is a JSON-RPC response as written on the wire. ID is never omitted: it is
+// null when the request id could not be determined, as JSON-RPC requires.
+type response struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Result  any             `json:"result,omitempty"`
+	Error   *wireError      `json:"error,omitempty"`
+}
+
+type wireError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Data    any    `json:"data,omitempty"`
+}
+
+// encodeResponse marshals a result or an error response for id. Marshalling a result
+// produced by a Tools implementation can fail (for instance, invalid raw JSON); that
+// becomes an internal error rather than a broken body.
+func encodeResponse(id json.RawMessage, result any, rpcErr *Error) ([]byte, error) {
+	r := response{JSONRPC: jsonrpcVersion, ID: id}
+	if r.ID == nil {
+		r.ID = json.RawMessage("null")
+	}
+	if rpcErr != nil {
+		r.Error = &wireError{Code: rpcErr.Code, Message: rpcErr.Message, Data: rpcErr.Data}
+	} else {
+		r.Result = result
+		if r.Result == nil {
+			r.Result = struct{}{}
+		}
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("encode JSON-RPC response: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,151 @@
+package mcp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const tsClientDir = "testdata/tsclient"
+
+var tsInstall struct {
+	once sync.Once
+	err  error
+	out  []byte
+}
+
+// tsClientReady makes sure the TypeScript SDK is installed (npm ci from the committed
+// lockfile, once per test binary). Only a machine without node skips; a failed install
+// fails the test, because "works with the official TypeScript client" is a requirement.
+func tsClientReady(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed: skipping the TypeScript SDK client test")
+	}
+	if _, err := os.Stat(filepath.Join(tsClientDir, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err == nil {
+		return node
+	}
+	tsInstall.once.Do(func() {
+		npm, err := exec.LookPath("npm")
+		if err != nil {
+			tsInstall.err = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd.Dir = tsClientDir
+		tsInstall.out, tsInstall.err = cmd.CombinedOutput()
+	})
+	require.NoError(t, tsInstall.err, "npm ci in %s: %s", tsClientDir, tsInstall.out)
+	return node
+}
+
+type tsReport struct {
+	OK              bool     `json:"ok"`
+	Error           string   `json:"error"`
+	SessionID       string   `json:"sessionId"`
+	ProtocolVersion string   `json:"protocolVersion"`
+	ServerName      string   `json:"serverName"`
+	Tools           []string `json:"tools"`
+	Pages           int      `json:"pages"`
+	Echo            struct {
+		Structured json.RawMessage `json:"structured"`
+		Text       string          `json:"text"`
+		IsError    bool            `json:"isError"`
+	} `json:"echo"`
+	Fails struct {
+		IsError bool   `json:"isError"`
+		Text    string `json:"text"`
+	} `json:"fails"`
+	Whoami json.RawMessage `json:"whoami"`
+	Hidden struct {
+		Code    *int   `json:"code"`
+		Message string `json:"message"`
+	} `json:"hidden"`
+	Requests []struct {
+		Method      string `json:"method"`
+		Host        string `json:"host"`
+		Status      int    `json:"status"`
+		ContentType string `json:"contentType"`
+	} `json:"requests"`
+}
+
+// TestTypeScriptSDKClient runs the official TypeScript SDK client against two replicas
+// sharing the session key, alternating between them on every request.
+func TestTypeScriptSDKClient(t *testing.T) {
+	node := tsClientReady(t)
+	tests := []struct {
+		name        string
+		accept      string
+		version     string
+		wantVersion string
+		wantType    string
+	}{
+		{name: "client defaults", wantVersion: "2025-11-25", wantType: mediaJSON},
+		{name: "older client", version: "2025-06-18", wantVersion: "2025-06-18", wantType: mediaJSON},
+		{name: "SSE only", accept: "text/event-stream", wantVersion: "2025-11-25", wantType: mediaSSE},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := startReplica(t, nil), startReplica(t, nil)
+			opts, err := json.Marshal(map[string]any{
+				"endpoints": []string{a.srv.URL + "/mcp", b.srv.URL + "/mcp"},
+				"accept":    tt.accept,
+				"version":   tt.version,
+			})
+			require.NoError(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, "client.mjs", string(opts))
+			cmd.Dir = tsClientDir
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			stdout, err := cmd.Output()
+			require.NoError(t, err, "node: %s", stderr.String())
+
+			var rep tsReport
+			require.NoError(t, json.Unmarshal(stdout, &rep), "output: %s", stdout)
+			require.True(t, rep.OK, "client failed: %s\nrequests: %+v", rep.Error, rep.Requests)
+			assert.Equal(t, "present", rep.SessionID)
+			assert.Equal(t, tt.wantVersion, rep.ProtocolVersion)
+			assert.Equal(t, "portcullis", rep.ServerName)
+			assert.Len(t, rep.Tools, len(fakeCatalogue))
+			assert.IsIncreasing(t, rep.Tools)
+			assert.Greater(t, rep.Pages, 1, "paged (page size 2)")
+			assert.JSONEq(t, `{"msg":"héllo"}`, string(rep.Echo.Structured))
+			assert.JSONEq(t, `{"msg":"héllo"}`, rep.Echo.Text)
+			assert.False(t, rep.Echo.IsError)
+			assert.True(t, rep.Fails.IsError)
+			assert.JSONEq(t, `{"tenant":"tenant-a","subject":"user-1","session_tenant":"tenant-a","client":"ts-sdk-test","version":"`+tt.wantVersion+`","method":"tools/call"}`, string(rep.Whoami))
+			require.NotNil(t, rep.Hidden.Code, "calling a hidden tool must fail: %+v", rep.Hidden)
+			assert.Equal(t, CodeInvalidParams, *rep.Hidden.Code)
+			assert.Contains(t, rep.Hidden.Message, "Unknown tool: hidden")
+
+			hosts := map[string]bool{}
+			sawDelete := false
+			for _, r := range rep.Requests {
+				assert.Less(t, r.Status, 500, "%+v", r)
+				if r.Method == "POST" && r.Status == 200 {
+					hosts[r.Host] = true
+					assert.Contains(t, r.ContentType, tt.wantType)
+				}
+				if r.Method == "DELETE" && r.Status == 204 {
+					sawDelete = true
+				}
+			}
+			assert.Len(t, hosts, 2, "both replicas served the session")
+			assert.True(t, sawDelete, "terminateSession sends DELETE, answered 204")
+		})
+	}
+}
