@@ -128,18 +128,9 @@ func loadChart(t *testing.T) *chart.Chart {
 // given overrides on top of values.yaml.
 func renderChart(t *testing.T, values obj) rendered {
 	t.Helper()
-	chrt := loadChart(t)
-	if values == nil {
-		values = obj{}
-	}
-	opts := chartutil.ReleaseOptions{Name: releaseName, Namespace: releaseNamespace, Revision: 1, IsInstall: true}
-	vals, err := chartutil.ToRenderValues(chrt, values, opts, chartutil.DefaultCapabilities)
+	out, err := renderTemplates(loadChart(t), values)
 	if err != nil {
-		t.Fatalf("render values: %v", err)
-	}
-	out, err := engine.Render(chrt, vals)
-	if err != nil {
-		t.Fatalf("render: %v", err)
+		t.Fatal(err)
 	}
 	var r rendered
 	for _, source := range slices.Sorted(maps.Keys(out)) {
@@ -157,6 +148,55 @@ func renderChart(t *testing.T, values obj) rendered {
 		}
 	}
 	return r
+}
+
+// renderTemplates validates values against values.schema.json and renders every
+// template, as `helm template` does.
+func renderTemplates(chrt *chart.Chart, values obj) (map[string]string, error) {
+	if values == nil {
+		values = obj{}
+	}
+	opts := chartutil.ReleaseOptions{Name: releaseName, Namespace: releaseNamespace, Revision: 1, IsInstall: true}
+	vals, err := chartutil.ToRenderValues(chrt, values, opts, chartutil.DefaultCapabilities)
+	if err != nil {
+		return nil, fmt.Errorf("render values: %w", err)
+	}
+	out, err := engine.Render(chrt, vals)
+	if err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
+	return out, nil
+}
+
+// TestChartSchemaRejectsUnsafeValues: values.schema.json stops an install that would
+// weaken the hardening, put a secret into a literal, or configure an unusable issuer.
+func TestChartSchemaRejectsUnsafeValues(t *testing.T) {
+	tests := []struct {
+		name   string
+		values obj
+	}{
+		{"writable root filesystem", obj{"securityContext": obj{"readOnlyRootFilesystem": false}}},
+		{"privilege escalation", obj{"securityContext": obj{"allowPrivilegeEscalation": true}}},
+		{"root pods", obj{"podSecurityContext": obj{"runAsNonRoot": false}}},
+		{"master key as a literal", obj{"controlplane": obj{"extraEnv": []any{obj{"name": "PORTCULLIS_MASTER_KEY", "value": "c2VjcmV0"}}}}},
+		{"DSN as a literal", obj{"controlplane": obj{"extraEnv": []any{obj{"name": "DATABASE_URL", "value": "postgres://u:p@db/x"}}}}},
+		{"seal key as a literal on gateways", obj{"gateway": obj{"extraEnv": []any{obj{"name": "PORTCULLIS_BUNDLE_SEAL_KEY", "value": "c2VjcmV0"}}}}},
+		{"a secret value under secrets", obj{"secrets": obj{"masterKey": "c2VjcmV0"}}},
+		{"issuer without audiences", obj{"controlplane": obj{"issuers": []any{obj{"issuer": "https://idp.example.com/"}}}}},
+		{"issuer not a URL", obj{"controlplane": obj{"issuers": []any{obj{"issuer": "idp", "audiences": []any{"a"}}}}}},
+		{"NATS URL with another scheme", obj{"nats": obj{"url": "http://nats:4222"}}},
+		{"bad log level", obj{"gateway": obj{"logLevel": "verbose"}}},
+		{"HPA without replicas", obj{"gateway": obj{"autoscaling": obj{"minReplicas": 0}}}},
+	}
+	chrt := loadChart(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := renderTemplates(chrt, tt.values)
+			if err == nil || !strings.Contains(err.Error(), "schema") {
+				t.Errorf("values not rejected by the schema: %v", err)
+			}
+		})
+	}
 }
 
 // forEachCase runs check on the chart rendered with every chartCase.

@@ -30,6 +30,9 @@ func startControlPlane(ctx context.Context, cfg config, dsn, issuerURL string, k
 	if !portFree(cfg.adminListen) {
 		return nil, fmt.Errorf("%s is already in use (is another `make run` running?); set PORTCULLIS_LISTEN to use another address", cfg.adminListen)
 	}
+	if natsListen := envOr("PORTCULLIS_NATS_LISTEN", "127.0.0.1:4222"); cfg.natsURL == "" && !portFree(natsListen) {
+		return nil, fmt.Errorf("%s (embedded NATS) is already in use; set PORTCULLIS_NATS_LISTEN to another address or NATS_URL to an existing server", natsListen)
+	}
 	bin := filepath.Join(cfg.binDir, "portcullis-controlplane")
 	logger.Info("building the control plane", "pkg", controlPlanePkg)
 	if err := goBuild(ctx, cfg.root, controlPlanePkg, bin); err != nil {

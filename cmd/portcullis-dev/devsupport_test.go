@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,4 +118,19 @@ func TestNotifyExitNeverBlocks(t *testing.T) {
 		s.notifyExit("x", errors.New("gone"))
 	}
 	require.Error(t, <-s.childExited())
+}
+
+func TestGoBuildReportsWhatFailed(t *testing.T) {
+	root, err := repoRoot()
+	require.NoError(t, err)
+	err = goBuild(context.Background(), root, "./does/not/exist", filepath.Join(t.TempDir(), "x"))
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "cannot build ./does/not/exist")
+}
+
+func TestPortFree(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	require.False(t, portFree(l.Addr().String()))
 }

@@ -177,8 +177,9 @@ func (r AccessRule) Validate() error {
 	return p.Err()
 }
 
-// Validate checks a hook. The code is not run here: the gateway's sandbox
-// reports runtime errors, which the hook's fail mode then handles.
+// Validate checks a hook. The code is parsed (syntax, a top-level onEvent)
+// but never run here: the gateway's sandbox reports runtime errors, which the
+// hook's fail mode then handles.
 func (h Hook) Validate() error {
 	var p Problems
 	CheckName(&p, "name", h.Name)
@@ -204,6 +205,10 @@ func (h Hook) Validate() error {
 		p.Add("code", "larger than %d bytes", MaxHookCodeBytes)
 	case !utf8.ValidString(h.Code):
 		p.Add("code", "is not valid UTF-8")
+	default:
+		if msg := hookCodeProblem(h.Code); msg != "" {
+			p.Add("code", "%s", msg)
+		}
 	}
 	if h.TimeoutMS < MinHookTimeout || h.TimeoutMS > MaxHookTimeout {
 		p.Add("timeout_ms", "must be between %d and %d", MinHookTimeout, MaxHookTimeout)

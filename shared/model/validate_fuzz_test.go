@@ -43,3 +43,21 @@ func FuzzToolValidate(f *testing.F) {
 		_ = tl.Validate()
 	})
 }
+
+// FuzzHookCode: hook code from an admin is parsed, never run; parsing must
+// answer for any input.
+func FuzzHookCode(f *testing.F) {
+	for _, s := range []string{
+		"function onEvent(e) { return {verdict: 'allow'} }",
+		"const onEvent = (e) => ({verdict: 'deny'});",
+		"//# sourceMappingURL=/dev/zero",
+		"(((((a)=>a)))",
+		"`${`${`${1}`}`}`",
+		"/(?<=a)b/u; function onEvent(){}",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, code string) {
+		_ = Hook{Name: "h", Events: []string{EventCallTool}, Code: code, TimeoutMS: 1000, FailMode: FailOpen}.Validate()
+	})
+}

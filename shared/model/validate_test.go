@@ -326,7 +326,23 @@ func TestHookValidate(t *testing.T) {
 		{"duplicate event", mut(func(h *Hook) { h.Events[1] = "CALL_TOOL" }), []string{"events[1]"}},
 		{"too many events", mut(func(h *Hook) { h.Events = append(h.Events, "CALL_TOOL") }), []string{"events"}},
 		{"no code", mut(func(h *Hook) { h.Code = "  \n" }), []string{"code"}},
-		{"code 100KB", mut(func(h *Hook) { h.Code = strings.Repeat("x", 100<<10) }), nil},
+		{"code 100KB", mut(func(h *Hook) { h.Code = h.Code + "\n//" + strings.Repeat("x", 100<<10-len(h.Code)-3) }), nil},
+		{"arrow onEvent", mut(func(h *Hook) { h.Code = "const onEvent = (e) => ({verdict: 'deny'});" }), nil},
+		{"var function onEvent", mut(func(h *Hook) { h.Code = "var onEvent = function (e) { return {verdict: 'allow'} };" }), nil},
+		{"async onEvent", mut(func(h *Hook) { h.Code = "async function onEvent(e) { return {verdict: 'allow'} }" }), nil},
+		{"syntax error", mut(func(h *Hook) { h.Code = "function onEvent(e) { return {verdict: 'allow' }" }), []string{"code"}},
+		{"no onEvent", mut(func(h *Hook) { h.Code = "function handle(e) { return {} }" }), []string{"code"}},
+		{"onEvent not a function", mut(func(h *Hook) { h.Code = "var onEvent = 42;" }), []string{"code"}},
+		{"nested onEvent only", mut(func(h *Hook) { h.Code = "function outer() { function onEvent(e) {} }" }), []string{"code"}},
+		{"source map file", mut(func(h *Hook) { h.Code += "\n//# sourceMappingURL=/dev/zero" }), []string{"code"}},
+		{"source map legacy", mut(func(h *Hook) { h.Code += "\n//@ sourceMappingURL=/etc/passwd" }), []string{"code"}},
+		{"deep nesting (parser backtracking)", mut(func(h *Hook) { h.Code = strings.Repeat("(", 100<<10) }), []string{"code"}},
+		{"nesting 64", mut(func(h *Hook) {
+			h.Code += "\nvar x = " + strings.Repeat("[", 63) + strings.Repeat("]", 63) + ";"
+		}), nil},
+		{"nesting 65", mut(func(h *Hook) {
+			h.Code += "\nvar x = " + strings.Repeat("[", 65) + strings.Repeat("]", 65) + ";"
+		}), []string{"code"}},
 		{"code too big", mut(func(h *Hook) { h.Code = strings.Repeat("x", 100<<10+1) }), []string{"code"}},
 		{"timeout 100", mut(func(h *Hook) { h.TimeoutMS = 100 }), nil},
 		{"timeout 10000", mut(func(h *Hook) { h.TimeoutMS = 10000 }), nil},

@@ -22,6 +22,9 @@ func run() int {
 	level := new(slog.LevelVar)
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg, err := config.FromEnv(os.Getenv)
+	if err == nil {
+		err = cfg.Verify()
+	}
 	if err != nil {
 		logger.Error("invalid configuration", "err", err)
 		return 2

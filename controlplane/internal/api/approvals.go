@@ -1,12 +1,17 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/portcullis/portcullis/controlplane/internal/store"
+	"github.com/portcullis/portcullis/shared/policy"
 )
 
 // approvalStatuses are the values of the status filter.
@@ -37,7 +42,7 @@ func (s *server) listApprovalsIn(c echo.Context, tenantID string) error {
 	}
 	var items []store.Approval
 	var next string
-	err = s.read(c, func(tx store.Tx) (err error) {
+	err = s.inTx(c, func(tx store.Tx) (err error) {
 		items, next, err = tx.ListApprovals(c.Request().Context(), tenantID, status, p)
 		return err
 	})
@@ -53,7 +58,7 @@ func (s *server) getApproval(c echo.Context) error {
 		return err
 	}
 	var a store.Approval
-	err = s.read(c, func(tx store.Tx) (err error) {
+	err = s.inTx(c, func(tx store.Tx) (err error) {
 		a, err = tx.GetApproval(c.Request().Context(), c.Param("tenant"), id)
 		return err
 	})
@@ -64,7 +69,8 @@ func (s *server) getApproval(c echo.Context) error {
 }
 
 // decideApproval records the caller's verdict. The requester may not approve
-// its own call: an approval is a second person's judgement.
+// its own call: an approval is a second person's judgement. When the policy
+// that asked for the approval names approvers, the caller must be one.
 func (s *server) decideApproval(verdict string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := idParam(c, "id")
@@ -95,6 +101,9 @@ func (s *server) decideApproval(verdict string) echo.HandlerFunc {
 			if a.UserID == cl.principal.Subject {
 				return reply{}, problemf(CodeForbidden, "the requester of a call may not decide its approval")
 			}
+			if err := checkApprover(ctx, tx, cl, a); err != nil {
+				return reply{}, err
+			}
 			if a.Status != "pending" {
 				return reply{}, problemf(CodeConflict, "the approval is %s, not pending", a.Status)
 			}
@@ -106,4 +115,46 @@ func (s *server) decideApproval(verdict string) echo.HandlerFunc {
 			return reply{status: 200, body: a}, nil
 		})
 	}
+}
+
+// checkApprover refuses a caller that the approval's policy does not name as
+// an approver. The policy is looked up by name in the tenant's and the global
+// scope; approvers listed by either count. A policy without approver lists
+// (or one deleted since) leaves the decision to the route's admins.
+func checkApprover(ctx context.Context, tx store.Tx, cl caller, a store.Approval) error {
+	var rules []*policy.Approval
+	for _, scope := range []string{a.TenantID, ""} {
+		recs, err := allRecords(ctx, tx, store.KindPolicy, scope)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if r.Name != a.PolicyName {
+				continue
+			}
+			var p policy.Policy
+			if err := json.Unmarshal(r.Spec, &p); err != nil {
+				return fmt.Errorf("stored policy %s: %w", r.ID, err)
+			}
+			if p.Approval != nil && (len(p.Approval.ApproverRoles) > 0 || len(p.Approval.ApproverEmails) > 0) {
+				rules = append(rules, p.Approval)
+			}
+		}
+	}
+	if len(rules) == 0 {
+		return nil
+	}
+	for _, r := range rules {
+		for _, role := range r.ApproverRoles {
+			if cl.principal.HasRole(role) {
+				return nil
+			}
+		}
+		for _, email := range r.ApproverEmails {
+			if cl.principal.Email != "" && strings.EqualFold(email, cl.principal.Email) {
+				return nil
+			}
+		}
+	}
+	return problemf(CodeForbidden, "policy %s names who may decide this approval; the caller is not one of them", quote(a.PolicyName))
 }

@@ -41,7 +41,7 @@ func (s *server) queryAudit(c echo.Context, f store.AuditFilter) error {
 	}
 	var items []store.AuditEvent
 	var next string
-	err = s.read(c, func(tx store.Tx) (err error) {
+	err = s.inTx(c, func(tx store.Tx) (err error) {
 		items, next, err = tx.QueryAudit(c.Request().Context(), f, p)
 		return err
 	})

@@ -1,8 +1,11 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -357,4 +360,87 @@ func TestFleetAndHealth(t *testing.T) {
 	require.Equal(t, "not-found", out.problemCode(t))
 	out = env.must(req{method: "PATCH", path: "/v1/tenants", token: env.platformToken(), invalid: true}, http.StatusMethodNotAllowed)
 	require.Equal(t, "method-not-allowed", out.problemCode(t))
+}
+
+// TestApproverRoles: when the policy that asked for an approval names
+// approvers, only they may decide it.
+func TestApproverRoles(t *testing.T) {
+	env := newEnv(t)
+	env.seedTenant(tenantA, true)
+	p := env.platformToken()
+	env.create(p, "/v1/tools", toolBody("orders.list"))
+	pol := policyBody("needs-approval", "approval_required")
+	pol["approval"] = map[string]any{"approver_roles": []string{"finance"}, "approver_emails": []string{"cfo@example.test"}, "min_approvals": 1, "expiry_sec": 3600}
+	env.create(p, "/v1/policies", pol)
+	a := env.createApproval(tenantA, "agent-user")
+	path := "/v1/tenants/ta/approvals/" + a.ID + "/approve"
+
+	out := env.must(req{method: "POST", path: path, token: env.tenantToken(tenantA)}, http.StatusForbidden)
+	require.Equal(t, "forbidden", out.problemCode(t))
+	env.must(req{method: "POST", path: path, token: p}, http.StatusForbidden)
+	env.must(req{method: "POST", path: path, token: env.token("cfo", tenantA, "tenant-admin")}, http.StatusOK) // email cfo@example.test
+
+	b := env.createApproval(tenantA, "agent-user")
+	env.must(req{method: "POST", path: "/v1/tenants/ta/approvals/" + b.ID + "/deny", token: env.token("fin", tenantA, "tenant-admin", "finance")}, http.StatusOK)
+}
+
+// TestConcurrentIdempotentCreates: retries racing with the same key create
+// one resource, and every racer gets the same response.
+func TestConcurrentIdempotentCreates(t *testing.T) {
+	env := newEnv(t)
+	env.seedTenant(tenantA, true)
+	tok := env.tenantToken(tenantA)
+	body := bodyBytes(t, accessRuleBody("raced"))
+	const n = 6
+	type result struct {
+		status int
+		body   string
+	}
+	results := make(chan result, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			r := env.newRequest(req{method: "POST", path: "/v1/tenants/ta/access-rules", token: tok, headers: map[string]string{"Idempotency-Key": "race-1"}}, body)
+			rec := httptest.NewRecorder()
+			env.e.ServeHTTP(rec, r)
+			results <- result{rec.Code, rec.Body.String()}
+		}()
+	}
+	var first result
+	for i := 0; i < n; i++ {
+		r := <-results
+		require.Equal(t, http.StatusCreated, r.status, r.body)
+		if i == 0 {
+			first = r
+		}
+		require.JSONEq(t, first.body, r.body)
+	}
+	list := env.must(req{method: "GET", path: "/v1/tenants/ta/access-rules", token: tok}, http.StatusOK).json(t)
+	require.Len(t, list["items"], 1)
+}
+
+func TestNotReady(t *testing.T) {
+	e := New(Config{}, Deps{Ready: func(context.Context) error { return errors.New("db: connection refused to 10.0.0.5") }})
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	require.Equal(t, problemContentType, rec.Header().Get("Content-Type"))
+	require.NotContains(t, rec.Body.String(), "10.0.0.5", "internal details never reach the client")
+
+	rec = httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/bundle-signing-keys", nil))
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+}
+
+// TestSnapshotSeesWrites proves the snapshot helper the "nothing written"
+// assertions rely on does notice a write: rows, scope revision and outbox.
+func TestSnapshotSeesWrites(t *testing.T) {
+	env := newEnv(t)
+	env.seedTenant(tenantA, true)
+	before := env.snapshot()
+	env.create(env.tenantToken(tenantA), "/v1/tenants/ta/masking-rules", maskingBody("m"))
+	after := env.snapshot()
+	for _, table := range []string{"masking_rules", "scope_revisions", "outbox"} {
+		require.Contains(t, before, table)
+		require.NotEqual(t, before[table], after[table], "the snapshot missed the write to %s", table)
+	}
 }

@@ -7,15 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
-
-// newBareServer builds the API without a database, for tests that only look
-// at its routes.
-func newBareServer() *server {
-	return &server{cfg: DefaultConfig(), metrics: newHTTPMetrics(prometheus.NewRegistry())}
-}
 
 var echoParam = regexp.MustCompile(`:([a-zA-Z]+)`)
 

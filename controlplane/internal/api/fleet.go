@@ -10,7 +10,7 @@ import (
 // operator sees whether a change has reached every replica.
 func (s *server) fleet(c echo.Context) error {
 	var gws []store.Gateway
-	err := s.read(c, func(tx store.Tx) (err error) {
+	err := s.inTx(c, func(tx store.Tx) (err error) {
 		gws, err = tx.ListGateways(c.Request().Context())
 		return err
 	})

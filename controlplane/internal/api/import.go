@@ -139,7 +139,7 @@ func (s *server) listToolSources(c echo.Context) error {
 	}
 	var items []json.RawMessage
 	var next string
-	err = s.read(c, func(tx store.Tx) error {
+	err = s.inTx(c, func(tx store.Tx) error {
 		recs, n, err := tx.ListResources(c.Request().Context(), store.KindToolSource, "", p)
 		if err != nil {
 			return err
@@ -160,7 +160,7 @@ func (s *server) getToolSource(c echo.Context) error {
 		return err
 	}
 	var rec store.Record
-	err = s.read(c, func(tx store.Tx) (err error) {
+	err = s.inTx(c, func(tx store.Tx) (err error) {
 		rec, err = tx.GetResource(c.Request().Context(), store.KindToolSource, "", id)
 		return err
 	})
@@ -209,24 +209,18 @@ func (s *server) deleteToolSource(c echo.Context) error {
 
 // toolsOfSource returns the ids of the tools whose source_id is sourceID.
 func toolsOfSource(c echo.Context, tx store.Tx, sourceID string) ([]string, error) {
-	var ids []string
-	p := store.Page{Limit: 500}
-	for {
-		recs, next, err := tx.ListResources(c.Request().Context(), store.KindTool, "", p)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
-			var t struct {
-				SourceID string `json:"source_id"`
-			}
-			if json.Unmarshal(r.Spec, &t) == nil && t.SourceID == sourceID {
-				ids = append(ids, r.ID)
-			}
-		}
-		if next == "" || len(recs) == 0 {
-			return ids, nil
-		}
-		p.Cursor = next
+	recs, err := allRecords(c.Request().Context(), tx, store.KindTool, "")
+	if err != nil {
+		return nil, err
 	}
+	var ids []string
+	for _, r := range recs {
+		var t struct {
+			SourceID string `json:"source_id"`
+		}
+		if json.Unmarshal(r.Spec, &t) == nil && t.SourceID == sourceID {
+			ids = append(ids, r.ID)
+		}
+	}
+	return ids, nil
 }

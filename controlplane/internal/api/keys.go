@@ -49,7 +49,7 @@ func withSecret(k store.BackendKeyRecord) signingKey {
 
 func (s *server) listSigningKeys(c echo.Context) error {
 	var keys []model.BackendKey
-	err := s.read(c, func(tx store.Tx) error {
+	err := s.inTx(c, func(tx store.Tx) error {
 		recs, err := tx.ListBackendKeys(c.Request().Context())
 		for _, r := range recs {
 			keys = append(keys, r.BackendKey)
@@ -68,7 +68,7 @@ func (s *server) getSigningKey(c echo.Context) error {
 		return err
 	}
 	var key model.BackendKey
-	err = s.read(c, func(tx store.Tx) (err error) {
+	err = s.inTx(c, func(tx store.Tx) (err error) {
 		key, err = findKey(c, tx, kid)
 		return err
 	})

@@ -102,7 +102,7 @@ func (k *scopedKind[T]) list(c echo.Context) error {
 	}
 	var items []json.RawMessage
 	var next string
-	err = k.s.read(c, func(tx store.Tx) error {
+	err = k.s.inTx(c, func(tx store.Tx) error {
 		recs, n, err := tx.ListResources(c.Request().Context(), k.kind, tenantID, p)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func (k *scopedKind[T]) get(c echo.Context) error {
 		return err
 	}
 	var rec store.Record
-	err = k.s.read(c, func(tx store.Tx) error {
+	err = k.s.inTx(c, func(tx store.Tx) error {
 		rec, err = tx.GetResource(c.Request().Context(), k.kind, tenantID, id)
 		return err
 	})
@@ -305,18 +305,29 @@ func checkPolicyTools(ctx context.Context, tx store.Tx, tenantID string, p *poli
 
 // toolNames returns the names of every tool.
 func toolNames(ctx context.Context, tx store.Tx) (map[string]struct{}, error) {
-	names := map[string]struct{}{}
+	recs, err := allRecords(ctx, tx, store.KindTool, "")
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]struct{}, len(recs))
+	for _, r := range recs {
+		names[r.Name] = struct{}{}
+	}
+	return names, nil
+}
+
+// allRecords reads every record of a kind in one scope, page by page.
+func allRecords(ctx context.Context, tx store.Tx, kind store.Kind, tenantID string) ([]store.Record, error) {
+	var all []store.Record
 	p := store.Page{Limit: 500}
 	for {
-		recs, next, err := tx.ListResources(ctx, store.KindTool, "", p)
+		recs, next, err := tx.ListResources(ctx, kind, tenantID, p)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range recs {
-			names[r.Name] = struct{}{}
-		}
+		all = append(all, recs...)
 		if next == "" || len(recs) == 0 {
-			return names, nil
+			return all, nil
 		}
 		p.Cursor = next
 	}

@@ -8,6 +8,8 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -115,8 +117,7 @@ func New(cfg Config, deps Deps) *echo.Echo {
 	}
 	reg := deps.Metrics
 	if reg == nil {
-		r := prometheus.NewRegistry()
-		reg = r
+		reg = prometheus.NewRegistry()
 	}
 	s.gatherer, _ = reg.(prometheus.Gatherer)
 	if s.gatherer == nil {
@@ -196,18 +197,19 @@ func (s *server) routes() []route {
 	return rs
 }
 
-// guard returns the middleware of one route: body limit, then authentication
-// and authorisation unless the route is public.
+// guard returns the middleware of one route: authentication and
+// authorisation unless the route is public, then the body limit (so an
+// anonymous caller learns nothing but 401).
 func (s *server) guard(r route) []echo.MiddlewareFunc {
 	limit := r.bodyLimit
 	if limit <= 0 {
 		limit = s.cfg.BodyLimit
 	}
-	mw := []echo.MiddlewareFunc{withBodyLimit(limit)}
+	var mw []echo.MiddlewareFunc
 	if r.access != public {
 		mw = append(mw, s.authenticate, s.authorize(r.access))
 	}
-	return mw
+	return append(mw, withBodyLimit(limit))
 }
 
 // handleError is echo's error handler: every error becomes problem+json.
@@ -215,10 +217,10 @@ func (s *server) handleError(err error, c echo.Context) {
 	p, fault := toProblem(err)
 	req := c.Request()
 	if fault {
-		s.log.ErrorContext(req.Context(), "admin api request failed",
+		s.log.ErrorContext(req.Context(), "admin api request failed", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 			"method", req.Method, "route", c.Path(), "error", err)
 	} else {
-		s.log.DebugContext(req.Context(), "admin api request rejected",
+		s.log.DebugContext(req.Context(), "admin api request rejected", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
 			"method", req.Method, "route", c.Path(), "code", p.Code, "error", err)
 	}
 	if c.Response().Committed {
@@ -301,11 +303,14 @@ func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
-// observe records metrics per route template (never the raw path, whose IDs
-// would explode the label space) and final status.
+// observe gives every request an id, and records its metrics (per route
+// template, never the raw path, whose ids would explode the label space) and
+// one log line saying who did what: admin actions must be attributable.
 func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		id := requestID(c.Request().Header.Get(echo.HeaderXRequestID))
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		err := next(c)
 		if err != nil {
 			c.Error(err) // write the problem now so its status is counted
@@ -314,11 +319,54 @@ func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if routePath == "" {
 			routePath = "unmatched"
 		}
-		status := strconv.Itoa(c.Response().Status)
-		s.metrics.requests.WithLabelValues(c.Request().Method, routePath, status).Inc()
-		s.metrics.duration.WithLabelValues(c.Request().Method, routePath, status).Observe(time.Since(start).Seconds())
+		method := c.Request().Method
+		if !knownMethods[method] { // clients choose the method: keep the label space bounded
+			method = "OTHER"
+		}
+		status := c.Response().Status
+		elapsed := time.Since(start)
+		s.metrics.requests.WithLabelValues(method, routePath, strconv.Itoa(status)).Inc()
+		s.metrics.duration.WithLabelValues(method, routePath, strconv.Itoa(status)).Observe(elapsed.Seconds())
+
+		level := slog.LevelInfo
+		if probeRoutes[routePath] {
+			level = slog.LevelDebug
+		}
+		cl := callerOf(c)
+		s.log.Log(c.Request().Context(), level, "admin api request", "request_id", id, "method", method,
+			"route", routePath, "status", status, "duration", elapsed,
+			"subject", cl.principal.Subject, "issuer", cl.principal.Issuer, "tenant", cl.tenantID, "platform", cl.platform)
 		return nil
 	}
+}
+
+// probeRoutes are polled by infrastructure; their requests log at debug.
+var probeRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// requestID keeps a caller's well-formed X-Request-Id (so a proxy's id
+// threads through) and makes one up otherwise.
+func requestID(h string) string {
+	if len(h) > 0 && len(h) <= 64 {
+		ok := true
+		for _, r := range h {
+			if r < 0x21 || r > 0x7e {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return h
+		}
+	}
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
+
+// knownMethods are the methods recorded by name in metrics.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
 }
 
 func (s *server) healthz(c echo.Context) error {

@@ -26,7 +26,7 @@ func (s *server) listTenants(c echo.Context) error {
 	cl := callerOf(c)
 	var items []store.TenantRecord
 	var next string
-	err = s.read(c, func(tx store.Tx) error {
+	err = s.inTx(c, func(tx store.Tx) error {
 		if cl.platform {
 			items, next, err = tx.ListTenants(c.Request().Context(), p)
 			return err
@@ -50,7 +50,7 @@ func (s *server) listTenants(c echo.Context) error {
 
 func (s *server) getTenant(c echo.Context) error {
 	var t store.TenantRecord
-	err := s.read(c, func(tx store.Tx) (err error) {
+	err := s.inTx(c, func(tx store.Tx) (err error) {
 		t, err = tx.GetTenant(c.Request().Context(), c.Param("tenant"))
 		return err
 	})

@@ -21,8 +21,8 @@ type reply struct {
 	location string
 }
 
-// read runs fn in one transaction as the caller.
-func (s *server) read(c echo.Context, fn func(tx store.Tx) error) error {
+// inTx runs fn in one transaction as the caller.
+func (s *server) inTx(c echo.Context, fn func(tx store.Tx) error) error {
 	return s.store.Tx(c.Request().Context(), callerOf(c).actor(), fn)
 }
 
@@ -82,7 +82,10 @@ func (s *server) write(c echo.Context, body []byte, fn func(tx store.Tx) (reply,
 		})
 	}
 	err = run()
-	if errors.Is(err, errIdempotencyRace) {
+	// A concurrent request with the same key may have committed between our
+	// lookup and our write (our write then clashes with its rows, or our
+	// record with its record): run once more, which replays its response.
+	if key != "" && (errors.Is(err, errIdempotencyRace) || errors.Is(err, store.ErrConflict)) {
 		err = run()
 	}
 	if err != nil {
@@ -103,7 +106,7 @@ func (s *server) writeSecret(c echo.Context, fn func(tx store.Tx) (reply, error)
 			"Idempotency-Key is not supported here: the response holds a secret that is shown only once")
 	}
 	var out store.IdempotentResponse
-	err := s.read(c, func(tx store.Tx) error {
+	err := s.inTx(c, func(tx store.Tx) error {
 		r, err := fn(tx)
 		if err != nil {
 			return err

@@ -145,8 +145,10 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, replicas int, max
 // Run consumes until ctx is cancelled and returns nil then. NATS or Postgres
 // errors are logged and retried with backoff.
 func (in *Ingest) Run(ctx context.Context) error {
-	delay := 250 * time.Millisecond
+	const minDelay, maxDelay = 250 * time.Millisecond, 30 * time.Second
+	delay := minDelay
 	for ctx.Err() == nil {
+		start := time.Now()
 		cons, err := in.consumer(ctx)
 		if err == nil {
 			err = in.consume(ctx, cons)
@@ -154,9 +156,12 @@ func (in *Ingest) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
+		if time.Since(start) > time.Minute {
+			delay = minDelay // it ran fine for a while: a new outage starts short
+		}
 		in.log.Warn("audit ingest interrupted; retrying", "err", err, "in", delay)
 		sleep(ctx, delay)
-		delay = min(2*delay, 30*time.Second)
+		delay = min(2*delay, maxDelay)
 	}
 	return nil
 }

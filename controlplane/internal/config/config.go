@@ -267,15 +267,15 @@ func (c Config) LogValue() slog.Value {
 	for _, is := range c.Issuers {
 		issuers = append(issuers, is.Issuer)
 	}
-	nats := c.NATSURL
-	if nats == "" {
+	nats := redactDSN(c.NATSURL)
+	if c.NATSURL == "" {
 		nats = "embedded on " + c.NATSListen
 	}
 	return slog.GroupValue(
 		slog.String("listen", c.Listen),
 		slog.String("database", redactDSN(c.DatabaseURL)),
 		slog.Int("db_max_conns", c.DBMaxConns),
-		slog.String("nats", redactDSN(nats)),
+		slog.String("nats", nats),
 		slog.Any("issuers", issuers),
 		slog.String("log_level", c.LogLevel.String()),
 	)

@@ -113,10 +113,10 @@ func (r *Relay) put(ctx context.Context, kv jetstream.KeyValue, trusted bundle.K
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 			continue // another relay wrote in between: re-read and compare again
 		default:
-			return false, nil, fmt.Errorf("relay: kv put %s: %w", key, err)
+			return false, nil, transportError{fmt.Errorf("relay: kv put %s: %w", key, err)}
 		}
 	}
-	return false, nil, fmt.Errorf("relay: kv put %s: still conflicting after %d attempts", key, maxCASRetries)
+	return false, nil, transportError{fmt.Errorf("relay: kv put %s: still conflicting after %d attempts", key, maxCASRetries)}
 }
 
 // current returns the bundle the bucket holds for key (nil when absent) and the
@@ -133,7 +133,7 @@ func (r *Relay) current(ctx context.Context, kv jetstream.KeyValue, trusted bund
 		// Create handles a deleted key (it writes over the delete marker).
 		return nil, 0, nil
 	case err != nil:
-		return nil, 0, fmt.Errorf("relay: kv get %s: %w", key, err)
+		return nil, 0, transportError{fmt.Errorf("relay: kv get %s: %w", key, err)}
 	}
 	held, err := bundle.Verify(e.Value(), trusted, scope)
 	if err != nil {

@@ -106,7 +106,9 @@ type Relay struct {
 	log      *slog.Logger
 	metrics  *metrics
 
-	kv jetstream.KeyValue // set once the bucket exists; owned by Run
+	// Owned by the goroutine running Run (or drain, in tests).
+	kv    jetstream.KeyValue // set once the bucket exists
+	retry map[model.Scope]*scopeRetry
 }
 
 // New checks cfg and registers the metrics. It does no I/O: a relay can be
@@ -122,6 +124,7 @@ func New(cfg Config) (*Relay, error) {
 	r := &Relay{
 		dsn: cfg.DSN, store: cfg.Store, js: cfg.JS, sealer: sealer,
 		replicas: cfg.Replicas, poll: cfg.PollInterval, log: cfg.Logger,
+		retry: map[model.Scope]*scopeRetry{},
 	}
 	if r.replicas <= 0 {
 		r.replicas = 1
@@ -175,6 +178,13 @@ func (r *Relay) session(ctx context.Context) error {
 		r.metrics.leader.Set(0)
 	}()
 
+	if r.kv == nil && r.js.Conn().IsConnected() {
+		// Create the bucket up front so gateways starting before the first
+		// write find it; failing here is fine, drain retries.
+		if _, err := r.bucket(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("cannot create the bundle bucket yet", "err", err)
+		}
+	}
 	leader := false
 	bo := newBackoff(250*time.Millisecond, 30*time.Second)
 	var retryAt time.Time // publish backoff after a failed drain
@@ -258,8 +268,11 @@ func (r *Relay) wait(ctx context.Context, conn *pgx.Conn, retryAt time.Time) err
 	}
 }
 
-// drain publishes every pending scope once. One scope's failure does not stop
-// the others, unless NATS is unreachable (every publish would time out).
+// drain publishes every pending scope once. It returns an error (and the
+// caller backs off as a whole) only when NATS or Postgres fail for every
+// scope alike. A failure specific to one scope (a spec that no longer
+// decodes, say) backs off that scope alone, so one broken tenant cannot delay
+// everyone else's bundles.
 func (r *Relay) drain(ctx context.Context) error {
 	pending, err := r.pending(ctx)
 	if err != nil || len(pending) == 0 {
@@ -280,20 +293,57 @@ func (r *Relay) drain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
+	now := time.Now()
+	stillPending := make(map[model.Scope]bool, len(pending))
 	for i, p := range pending {
-		if err := r.publishScope(ctx, kv, signer, p.Scope); err != nil {
-			r.metrics.errors.Inc()
-			r.record(ctx, p.Scope, err)
-			errs = append(errs, fmt.Errorf("%s: %w", p.Scope, err))
-			if !r.js.Conn().IsConnected() {
-				r.recordAll(ctx, pending[i+1:], err)
-				break
-			}
+		stillPending[p.Scope] = true
+		if rt := r.retry[p.Scope]; rt != nil && now.Before(rt.at) {
+			continue
+		}
+		err := r.publishScope(ctx, kv, signer, p.Scope)
+		if err == nil {
+			delete(r.retry, p.Scope)
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil // shutting down: the rows stay pending for the next start
+		}
+		r.metrics.errors.Inc()
+		r.record(ctx, p.Scope, err)
+		var te transportError
+		if errors.As(err, &te) || !r.js.Conn().IsConnected() {
+			r.recordAll(ctx, pending[i+1:], err)
+			return fmt.Errorf("%s: %w", p.Scope, err)
+		}
+		rt := r.retry[p.Scope]
+		if rt == nil {
+			rt = &scopeRetry{bo: newBackoff(250*time.Millisecond, 30*time.Second)}
+			r.retry[p.Scope] = rt
+		}
+		d := rt.bo.next()
+		rt.at = now.Add(d)
+		r.log.Error("cannot publish scope; retrying it later", "scope", p.Scope, "err", err, "in", d)
+	}
+	for scope := range r.retry {
+		if !stillPending[scope] {
+			delete(r.retry, scope)
 		}
 	}
-	return errors.Join(errs...)
+	return nil
 }
+
+// scopeRetry is the backoff of one scope whose bundle fails to build.
+type scopeRetry struct {
+	bo *backoff
+	at time.Time
+}
+
+// transportError marks a failure talking to NATS, which every other scope
+// would hit too.
+type transportError struct{ err error }
+
+func (e transportError) Error() string { return e.err.Error() }
+func (e transportError) Unwrap() error { return e.err }
 
 // pending lists the scopes with unpublished outbox rows and updates the lag
 // gauge from the oldest of them.
@@ -352,6 +402,9 @@ func EnsureBucket(ctx context.Context, js jetstream.JetStream, replicas int) (je
 }
 
 func (r *Relay) record(ctx context.Context, scope model.Scope, cause error) {
+	if ctx.Err() != nil {
+		return // our own shutdown is not a publish error worth recording
+	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
 	if err := r.store.RecordPublishError(cctx, scope, cause); err != nil {

@@ -542,3 +542,29 @@ func TestNewValidates(t *testing.T) {
 	_, err = New(Config{DSN: "postgres://x", Store: (*store.Store)(nil), JS: nil, SealKey: sealKey})
 	assert.Error(t, err, "JS is required")
 }
+
+// TestBrokenScopeDoesNotBlockOthers: a scope whose bundle cannot be built
+// (a stored spec that no longer decodes) is retried on its own; other
+// scopes keep being published, and the failure is recorded on its outbox
+// rows for operators.
+func TestBrokenScopeDoesNotBlockOthers(t *testing.T) {
+	e := newEnv(t)
+	e.createTenant(t, "broken")
+	e.createTenant(t, "healthy")
+	e.tx(t, func(tx store.Tx) error {
+		_, err := tx.CreateResource(context.Background(), store.KindPolicy, "broken", "bad",
+			json.RawMessage(`{"name":"bad","tools":"not-a-list"}`))
+		return err
+	})
+	start(t, e.newRelay(t, nil))
+
+	e.waitBundle(t, model.TenantScope("healthy"), e.scopeRevision(t, model.TenantScope("healthy")))
+	e.createPolicy(t, "healthy", "later")
+	b, _ := e.waitBundle(t, model.TenantScope("healthy"), e.scopeRevision(t, model.TenantScope("healthy")))
+	assert.Len(t, b.Tenant.Policies, 1)
+
+	require.Eventually(t, func() bool {
+		return e.queryInt(t, `SELECT count(*) FROM outbox WHERE scope = 'tenant/broken' AND published_at IS NULL AND attempts > 0 AND last_error LIKE '%does not decode%'`) > 0
+	}, waitFor, 20*time.Millisecond)
+	assert.Equal(t, int64(0), e.queryInt(t, `SELECT count(*) FROM outbox WHERE scope = 'tenant/healthy' AND published_at IS NULL`))
+}

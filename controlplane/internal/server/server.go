@@ -1,7 +1,7 @@
 // Package server assembles the control plane: migrations, the Postgres store,
 // NATS (embedded or external), admin token validation, the REST API, the
-// bundle relay, audit ingestion and fleet heartbeats, behind one
-// http.Server. cmd/portcullis-controlplane and the e2e tests both start the
+// bundle relay, audit ingestion, fleet heartbeats and store maintenance,
+// behind one http.Server. cmd/portcullis-controlplane and the e2e tests both start the
 // control plane through New and Run, so they run exactly the same thing.
 //
 // Readiness: /readyz reports the database only. Writes go to Postgres and
@@ -172,7 +172,11 @@ func (s *Server) connectNATS() error {
 		nats.ReconnectWait(500*time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.Timeout(5*time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("nats disconnected", "err", err) }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: our own Close/Drain
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
 		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { log.Warn("nats error", "err", err) }),
 	)
@@ -222,7 +226,10 @@ func (s *Server) buildWorkers(reg prometheus.Registerer) error {
 	if err != nil {
 		return err
 	}
-	s.workers = map[string]worker{"relay": rl, "auditingest": in, "fleet": fl}
+	s.workers = map[string]worker{
+		"relay": rl, "auditingest": in, "fleet": fl,
+		"maintenance": &maintenance{store: s.store, log: s.log.With("component", "maintenance"), interval: time.Hour},
+	}
 	return nil
 }
 
@@ -318,6 +325,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	stopWorkers()
 	wg.Wait()
+	s.log.Info("control plane stopped")
 	return err
 }
 

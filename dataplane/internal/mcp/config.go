@@ -10,11 +10,12 @@ import (
 
 // Defaults for the zero values of Config.
 const (
-	DefaultSessionTTL     = 24 * time.Hour
-	DefaultPageSize       = 50
-	MaxPageSize           = 1000
-	DefaultMaxBodyBytes   = 4 << 20
-	DefaultRequestTimeout = 2 * time.Minute
+	DefaultSessionTTL      = 24 * time.Hour
+	DefaultPageSize        = 50
+	MaxPageSize            = 1000
+	DefaultMaxBodyBytes    = 4 << 20
+	DefaultRequestTimeout  = 2 * time.Minute
+	DefaultBodyReadTimeout = 30 * time.Second
 )
 
 // Config configures a Handler. Zero values take the defaults above.
@@ -43,6 +44,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds the time Tools may take for one request.
 	RequestTimeout time.Duration
+	// BodyReadTimeout bounds the time to receive a POST body (slow-body attacks), in
+	// case the http.Server in front has no ReadTimeout of its own.
+	BodyReadTimeout time.Duration
 
 	// AllowedOrigins are the browser origins ("https://app.example.com") allowed to
 	// call the endpoint. Requests without an Origin header are unaffected.
@@ -97,6 +101,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RequestTimeout < 0 {
 		return c, errors.New("mcp: Config.RequestTimeout must be positive")
+	}
+	if c.BodyReadTimeout == 0 {
+		c.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if c.BodyReadTimeout < 0 {
+		return c, errors.New("mcp: Config.BodyReadTimeout must be positive")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

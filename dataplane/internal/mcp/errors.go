@@ -18,7 +18,7 @@ type Error struct {
 	Message string
 	Data    any // optional; marshalled as the JSON-RPC error's "data"
 
-	// HTTPStatus, when non-zero, makes the transport answer with that HTTP status (and
+	// HTTPStatus, when a 4xx or 5xx, makes the transport answer with that status (and
 	// Header) instead of 200, carrying the JSON-RPC error as the body. It exists for
 	// refusals the client must handle at the HTTP level, such as an RFC 9470 step-up
 	// (401 with WWW-Authenticate: Bearer error="insufficient_user_authentication").

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var fuzzSeeds = []string{
@@ -141,6 +142,71 @@ func FuzzHandler(f *testing.F) {
 			}
 		default:
 			t.Fatalf("unexpected content type %q", ct)
+		}
+	})
+}
+
+// duplicateKeysReference is the slow, obviously correct version of hasDuplicateKeys,
+// built on encoding/json's tokenizer; the fuzzer checks that both always agree.
+func duplicateKeysReference(data []byte) bool {
+	type frame struct {
+		keys      map[string]bool
+		object    bool
+		expectKey bool
+	}
+	var stack []*frame
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].expectKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				stack = append(stack, &frame{keys: map[string]bool{}, object: true, expectKey: true})
+			case '[':
+				stack = append(stack, &frame{})
+			default:
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+			continue
+		}
+		if top := len(stack) - 1; top >= 0 && stack[top].object && stack[top].expectKey {
+			key := tok.(string)
+			if stack[top].keys[key] {
+				return true
+			}
+			stack[top].keys[key], stack[top].expectKey = true, false
+			continue
+		}
+		valueDone()
+	}
+}
+
+func FuzzDuplicateKeys(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{
+		`{"a":1,"a":2}`, `{"a":1,"\u0061":2}`, `{"a":{"a":1},"b":{"a":2}}`, `[{"a":1},{"a":1}]`,
+		`{"a\"b":1,"a\"b":2}`, `{"":1,"":2}`, `{"k":"\"}\"","k2":["{","}"]}`,
+		`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9,"j":10,"k":11,"l":12,"m":13,"n":14,"o":15,"p":16,"q":17,"a":18}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !utf8.Valid(data) || !json.Valid(data) {
+			return // refused before the duplicate check runs
+		}
+		if got, want := hasDuplicateKeys(data), duplicateKeysReference(data); got != want {
+			t.Fatalf("hasDuplicateKeys(%q) = %v, reference says %v", data, got, want)
 		}
 	})
 }

@@ -83,14 +83,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x := &exchange{w: w, r: r, start: h.cfg.Now()}
 	defer h.finish(x)
 	if !h.origins.permits(r) {
-		x.method = r.Method
-		h.reject(x, nil, http.StatusForbidden, CodeInvalidRequest, "Forbidden: origin not allowed", "origin "+r.Header.Get("Origin"))
+		x.method = "other"
+		h.reject(x, nil, http.StatusForbidden, CodeInvalidRequest, "Forbidden: origin not allowed", "origin "+truncate(r.Header.Get("Origin"), 128))
 		return
 	}
-	switch r.Method {
-	case http.MethodPost:
+	setCORSHeaders(w, r)
+	switch {
+	case isPreflight(r):
+		x.method, x.outcome, x.status = "preflight", outcomeOK, http.StatusNoContent
+		servePreflight(w)
+	case r.Method == http.MethodPost:
 		h.servePost(x)
-	case http.MethodDelete:
+	case r.Method == http.MethodDelete:
 		x.method = httpDelete
 		h.serveDelete(x)
 	default:
@@ -101,8 +105,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			x.method = "other"
 		}
-		w.Header().Set("Allow", "POST, DELETE")
-		h.rejectPlain(x, http.StatusMethodNotAllowed, "method not allowed", "HTTP "+r.Method)
+		w.Header().Set("Allow", corsAllowMethods)
+		h.rejectPlain(x, http.StatusMethodNotAllowed, "method not allowed", "HTTP "+truncate(r.Method, 16))
 	}
 }
 
@@ -153,15 +157,31 @@ func (h *Handler) servePost(x *exchange) {
 	h.respond(x, format, msg.id, result, rpcErr)
 }
 
-// readBody reads at most MaxBodyBytes; a larger body is a 413.
+// readBody reads at most MaxBodyBytes within BodyReadTimeout; a larger body is a 413,
+// a slower one a 408. The deadline uses the wall clock, not Config.Now: it is I/O.
 func (h *Handler) readBody(x *exchange) ([]byte, int, error) {
+	rc := http.NewResponseController(x.w)
+	// ErrNotSupported (a ResponseWriter that cannot set deadlines) leaves the server's
+	// own ReadTimeout in charge, which is all we can do.
+	deadlineSet := rc.SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout)) == nil
 	body, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, h.cfg.MaxBodyBytes))
 	if err == nil {
+		if deadlineSet {
+			// Lift it for the next request on this connection. After a failed read it
+			// stays: net/http would otherwise wait for the rest of the body before
+			// answering, which a slow client never sends.
+			_ = rc.SetReadDeadline(time.Time{})
+		}
 		return body, 0, nil
 	}
+	x.w.Header().Set("Connection", "close")
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("Request Entity Too Large: the body exceeds %d bytes", h.cfg.MaxBodyBytes)
+	}
+	var netErr interface{ Timeout() bool }
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return nil, http.StatusRequestTimeout, errors.New("Request Timeout: the body was not received in time")
 	}
 	return nil, http.StatusBadRequest, errors.New("Bad Request: the body could not be read")
 }
@@ -264,7 +284,7 @@ func (h *Handler) dispatch(ctx context.Context, x *exchange, msg message) (any, 
 // opaque internal error whose detail only goes to the log.
 func (h *Handler) toRPCError(ctx context.Context, x *exchange, err error) *Error {
 	var rpcErr *Error
-	if errors.As(err, &rpcErr) {
+	if errors.As(err, &rpcErr) && rpcErr.Code != 0 {
 		return rpcErr
 	}
 	x.outcome, x.reason = outcomeInternalError, err.Error()
@@ -293,7 +313,7 @@ func (h *Handler) finish(x *exchange) {
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("method", x.method),
+		slog.String("method", truncate(x.method, 64)), // client-chosen: bounded
 		slog.String("outcome", x.outcome),
 		slog.Int("status", x.status),
 		slog.Duration("duration", elapsed),

@@ -1,7 +1,10 @@
 package mcp
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -106,6 +109,8 @@ func TestJSONRPCOverHTTP(t *testing.T) {
 		{name: "internal error hides detail", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"broken"}}`, wantStatus: 200, wantCode: CodeInternalError, wantID: `1`, wantMsg: "Internal error"},
 		{name: "panic contained", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"panics"}}`, wantStatus: 200, wantCode: CodeInternalError, wantID: `1`},
 		{name: "timeout", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"slow"}}`, wantStatus: 200, wantCode: CodeInternalError, wantID: `1`, wantMsg: "timed out"},
+		{name: "wrapped layer error with a bogus HTTP status", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"badstatus"}}`, wantStatus: 200, wantCode: CodeInvalidParams, wantID: `1`, wantMsg: "Bad status"},
+		{name: "layer error without a code", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"zerocode"}}`, wantStatus: 200, wantCode: CodeInternalError, wantID: `1`, wantMsg: "Internal error"},
 		{name: "HTTP-level refusal from a layer", body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"stepup"}}`, wantStatus: 401, wantCode: CodeInvalidRequest, wantID: `1`},
 
 		{name: "missing session", noSession: true, body: `{"jsonrpc":"2.0","id":1,"method":"ping"}`, wantStatus: 400, wantCode: CodeInvalidRequest, wantID: `1`, wantMsg: "Mcp-Session-Id"},
@@ -457,4 +462,26 @@ func flipChar(s string, i int) string {
 		b[i] = 'A'
 	}
 	return string(b)
+}
+
+// TestSlowBody: a client that sends headers and then trickles (here: stops sending) its
+// body is cut off by BodyReadTimeout even though the http.Server has no ReadTimeout.
+func TestSlowBody(t *testing.T) {
+	const v = "2025-11-25"
+	env := newTestEnv(t, func(c *Config) { c.BodyReadTimeout = 100 * time.Millisecond })
+	token := env.initialize(v, nil)
+	srv := httptest.NewServer(env.http)
+	defer srv.Close()
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST /mcp HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nAccept: application/json\r\n"+
+		"Mcp-Session-Id: %s\r\nContent-Length: 1000\r\n\r\n{\"jsonrpc\":", token)
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(30*time.Second))) // a hung test, not a timing assertion
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusRequestTimeout, resp.StatusCode)
 }

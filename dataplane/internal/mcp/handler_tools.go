@@ -66,7 +66,9 @@ func page(tools []Tool, after string, size int) listToolsResult {
 	end := min(start+size, len(sorted))
 	out := listToolsResult{Tools: make([]Tool, 0, end-start)}
 	for _, t := range sorted[start:end] {
-		if len(bytes.TrimSpace(t.InputSchema)) == 0 {
+		if firstByte(t.InputSchema) != '{' {
+			// Missing (or, from a buggy layer, not an object): clients validate this
+			// field and the TypeScript SDK fails the whole list over one bad tool.
 			t.InputSchema = emptyObjectSchema
 		}
 		out.Tools = append(out.Tools, t)
@@ -134,12 +136,17 @@ func (h *Handler) callTool(ctx context.Context, x *exchange, raw json.RawMessage
 	return normaliseResult(res), nil
 }
 
-// normaliseResult makes a result valid on the wire: content is never null, and
-// structured content travels with a text copy, as the spec recommends for clients
-// that only read content.
+// normaliseResult makes a result valid on the wire: content is never null, structured
+// content travels with a text copy (as the spec recommends for clients that only read
+// content), and structured content that is not a JSON object, which the 2025 schemas
+// (and the TypeScript SDK's validation) refuse, travels as text only.
 func normaliseResult(res CallResult) CallResult {
-	if len(res.Content) == 0 && len(bytes.TrimSpace(res.StructuredContent)) > 0 {
-		res.Content = []Content{TextContent(string(res.StructuredContent))}
+	structured := bytes.TrimSpace(res.StructuredContent)
+	if len(res.Content) == 0 && len(structured) > 0 && string(structured) != "null" {
+		res.Content = []Content{TextContent(string(structured))}
+	}
+	if firstByte(structured) != '{' {
+		res.StructuredContent = nil
 	}
 	if res.Content == nil {
 		res.Content = []Content{}

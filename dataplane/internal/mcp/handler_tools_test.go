@@ -111,3 +111,42 @@ func TestToolsListEmpty(t *testing.T) {
 	reply := decodeReply(t, rec)
 	assert.JSONEq(t, `{"tools":[]}`, string(reply.Result), "tools is an empty array, never null")
 }
+
+func TestNormaliseResult(t *testing.T) {
+	tests := []struct {
+		name           string
+		in             CallResult
+		wantText       []string
+		wantStructured string
+	}{
+		{name: "empty", in: CallResult{}, wantText: []string{}},
+		{name: "text only", in: CallResult{Content: []Content{TextContent("a")}}, wantText: []string{"a"}},
+		{name: "structured gets a text copy", in: CallResult{StructuredContent: json.RawMessage(`{"a":1}`)}, wantText: []string{`{"a":1}`}, wantStructured: `{"a":1}`},
+		{name: "both kept as given", in: CallResult{Content: []Content{TextContent("x")}, StructuredContent: json.RawMessage(`{"a":1}`)}, wantText: []string{"x"}, wantStructured: `{"a":1}`},
+		{name: "array travels as text only", in: CallResult{StructuredContent: json.RawMessage(`[1,2]`)}, wantText: []string{`[1,2]`}},
+		{name: "scalar travels as text only", in: CallResult{StructuredContent: json.RawMessage(` 42 `)}, wantText: []string{`42`}},
+		{name: "null dropped", in: CallResult{StructuredContent: json.RawMessage(`null`)}, wantText: []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := normaliseResult(tt.in)
+			texts := []string{}
+			for _, c := range out.Content {
+				texts = append(texts, c.Text)
+			}
+			assert.Equal(t, tt.wantText, texts)
+			assert.NotNil(t, out.Content)
+			if tt.wantStructured == "" {
+				assert.Nil(t, out.StructuredContent)
+			} else {
+				assert.JSONEq(t, tt.wantStructured, string(out.StructuredContent))
+			}
+		})
+	}
+}
+
+func TestPageFixesBadSchemas(t *testing.T) {
+	out := page([]Tool{{Name: "a", InputSchema: json.RawMessage(`true`)}, {Name: "b", InputSchema: json.RawMessage(` {"type":"object","required":["x"]}`)}}, "", 10)
+	assert.JSONEq(t, `{"type":"object"}`, string(out.Tools[0].InputSchema))
+	assert.JSONEq(t, `{"type":"object","required":["x"]}`, string(out.Tools[1].InputSchema))
+}

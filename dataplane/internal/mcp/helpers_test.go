@@ -91,6 +91,11 @@ func (f fakeTools) Call(ctx context.Context, name string, args json.RawMessage) 
 			HTTPStatus: http.StatusUnauthorized,
 			Header:     http.Header{"Www-Authenticate": {`Bearer error="insufficient_user_authentication", acr_values="mfa"`}},
 		}
+	case "badstatus":
+		// A buggy layer: net/http would panic on this status if the transport used it.
+		return CallResult{}, fmt.Errorf("wrapped: %w", &Error{Code: CodeInvalidParams, Message: "Bad status", HTTPStatus: 99})
+	case "zerocode":
+		return CallResult{}, &Error{Message: "no code"}
 	case "whoami":
 		p, _ := PrincipalFromContext(ctx)
 		s, _ := SessionFromContext(ctx)

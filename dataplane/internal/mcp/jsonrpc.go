@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"unicode/utf8"
 )
 
 // JSON-RPC 2.0 error codes (https://www.jsonrpc.org/specification#error_object).
@@ -55,7 +56,7 @@ type wireMessage struct {
 // 2025-06-18 removed JSON-RPC batching and later versions did not restore it.
 func decodeMessage(body []byte) (message, json.RawMessage, *Error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || !json.Valid(trimmed) {
+	if len(trimmed) == 0 || !utf8.Valid(trimmed) || !json.Valid(trimmed) {
 		return message{}, nil, newError(CodeParseError, "Parse error")
 	}
 	switch trimmed[0] {
@@ -71,12 +72,18 @@ func decodeMessage(body []byte) (message, json.RawMessage, *Error) {
 		return message{}, nil, newError(CodeParseError, "Parse error")
 	}
 	id, idErr := validID(w.ID)
+	if idErr != nil {
+		id = nil
+	}
 	msg, err := classify(w, id, idErr)
 	if err != nil {
-		if idErr != nil {
-			return message{}, nil, err
-		}
 		return message{}, id, err
+	}
+	if hasDuplicateKeys(trimmed) {
+		// Parsers disagree on which duplicate wins (Go: the last; many: the first). A
+		// schema check that saw one value and a backend that sees another is a classic
+		// bypass, so such messages are refused outright (as I-JSON, RFC 7493, requires).
+		return message{}, id, newError(CodeInvalidRequest, "Invalid Request: duplicate member names in an object")
 	}
 	return msg, id, nil
 }
@@ -133,6 +140,126 @@ func validID(raw json.RawMessage) (json.RawMessage, *Error) {
 	default:
 		return nil, newError(CodeInvalidRequest, `Invalid Request: "id" must be a string or a number`)
 	}
+}
+
+// hasDuplicateKeys reports whether any object in data repeats a member name. Names are
+// compared after unescaping, so "a" and "\u0061" collide.
+//
+// data must already be valid JSON (json.Valid): this is a single pass over the bytes
+// that trusts the syntax. It exists because encoding/json's token API, the obvious way
+// to do this, runs at ~15 MB/s, which would make a 4 MiB body cost a quarter second.
+func hasDuplicateKeys(data []byte) bool {
+	var stack []objectKeys // one entry per open object or array
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].expectKey = true
+		}
+	}
+	for i := 0; i < len(data); {
+		switch c := data[i]; c {
+		case '{':
+			stack = append(stack, objectKeys{object: true, expectKey: true})
+			i++
+		case '[':
+			stack = append(stack, objectKeys{})
+			i++
+		case '}', ']':
+			if len(stack) == 0 {
+				return false // not valid JSON; the caller has already refused it
+			}
+			stack = stack[:len(stack)-1]
+			valueDone()
+			i++
+		case '"':
+			end, escaped := scanString(data, i)
+			if top := len(stack) - 1; top >= 0 && stack[top].object && stack[top].expectKey {
+				key := data[i+1 : end-1]
+				if escaped {
+					var s string
+					if json.Unmarshal(data[i:end], &s) != nil {
+						return false
+					}
+					key = []byte(s)
+				}
+				if !stack[top].add(key) {
+					return true
+				}
+				stack[top].expectKey = false
+			} else {
+				valueDone()
+			}
+			i = end
+		case ',', ':', ' ', '\t', '\r', '\n':
+			i++
+		default: // number, true, false, null
+			for i < len(data) && !isJSONDelimiter(data[i]) {
+				i++
+			}
+			valueDone()
+		}
+	}
+	return false
+}
+
+// objectKeys tracks the member names seen in one open object. Small objects, the common
+// case, are checked by a linear scan of a slice; large ones switch to a map.
+type objectKeys struct {
+	object    bool
+	expectKey bool
+	small     [][]byte
+	large     map[string]struct{}
+}
+
+const smallObjectKeys = 16
+
+// add records key and reports false if it was already there.
+func (o *objectKeys) add(key []byte) bool {
+	if o.large != nil {
+		if _, dup := o.large[string(key)]; dup {
+			return false
+		}
+		o.large[string(key)] = struct{}{}
+		return true
+	}
+	for _, k := range o.small {
+		if bytes.Equal(k, key) {
+			return false
+		}
+	}
+	if len(o.small) < smallObjectKeys {
+		o.small = append(o.small, key)
+		return true
+	}
+	o.large = make(map[string]struct{}, 2*smallObjectKeys)
+	for _, k := range o.small {
+		o.large[string(k)] = struct{}{}
+	}
+	o.small = nil
+	o.large[string(key)] = struct{}{}
+	return true
+}
+
+// scanString returns the index just past the string starting at data[i] (a quote) and
+// whether it contains escapes.
+func scanString(data []byte, i int) (end int, escaped bool) {
+	for j := i + 1; j < len(data); j++ {
+		switch data[j] {
+		case '\\':
+			escaped = true
+			j++
+		case '"':
+			return j + 1, escaped
+		}
+	}
+	return len(data), escaped
+}
+
+func isJSONDelimiter(c byte) bool {
+	switch c {
+	case ',', ']', '}', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
 }
 
 // present reports whether a raw member was sent with a non-null value.

@@ -21,7 +21,7 @@ const (
 func methodLabel(method string) string {
 	switch method {
 	case methodInitialize, methodInitialized, methodPing, methodToolsList, methodToolsCall,
-		methodCancelled, httpDelete, httpGet:
+		methodCancelled, httpDelete, httpGet, "preflight":
 		return method
 	case "":
 		return "unknown"

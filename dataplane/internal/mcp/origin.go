@@ -105,3 +105,40 @@ func hostForURL(host string) string {
 	}
 	return host
 }
+
+// CORS lets browser-based MCP clients on allowed origins (an inspector, a web agent)
+// use the endpoint. Only origins that passed the origin policy get these headers.
+// Credentials are bearer tokens in Authorization, never cookies, so
+// Access-Control-Allow-Credentials is not needed and not sent.
+const (
+	corsAllowMethods  = "POST, DELETE"
+	corsAllowHeaders  = "Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID"
+	corsExposeHeaders = "Mcp-Session-Id, WWW-Authenticate"
+	corsMaxAge        = "600"
+)
+
+// setCORSHeaders adds the response headers for a permitted cross-origin request.
+func setCORSHeaders(w http.ResponseWriter, r *http.Request) {
+	origin := r.Header.Get("Origin")
+	w.Header().Add("Vary", "Origin")
+	if origin == "" {
+		return
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	w.Header().Set("Access-Control-Expose-Headers", corsExposeHeaders)
+}
+
+// isPreflight reports whether r is a CORS preflight request.
+func isPreflight(r *http.Request) bool {
+	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
+}
+
+// servePreflight answers a preflight of a permitted origin. It needs no principal:
+// browsers never send credentials on a preflight, so the authentication layer in front
+// must let it through too.
+func servePreflight(w http.ResponseWriter) {
+	w.Header().Set("Access-Control-Allow-Methods", corsAllowMethods)
+	w.Header().Set("Access-Control-Allow-Headers", corsAllowHeaders)
+	w.Header().Set("Access-Control-Max-Age", corsMaxAge)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -71,3 +71,46 @@ func TestOriginEnforced(t *testing.T) {
 	rec := env.post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}`, map[string]string{"Origin": "https://app.example.com"})
 	assert.Equal(t, http.StatusOK, rec.Code)
 }
+
+func TestCORS(t *testing.T) {
+	env := newTestEnv(t, nil)
+	preflight := func(origin string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodOptions, "http://gw.example.com/mcp", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type, mcp-session-id")
+		rec := httptest.NewRecorder()
+		// No principal: browsers send no credentials on a preflight.
+		req.Header.Set(hdrTestSubject, "-")
+		env.http.ServeHTTP(rec, req)
+		return rec
+	}
+
+	rec := preflight("https://app.example.com")
+	assert.Equal(t, http.StatusNoContent, rec.Code)
+	assert.Equal(t, "https://app.example.com", rec.Header().Get("Access-Control-Allow-Origin"))
+	assert.Contains(t, rec.Header().Get("Access-Control-Allow-Headers"), "Mcp-Session-Id")
+	assert.Contains(t, rec.Header().Get("Access-Control-Allow-Headers"), "Authorization")
+	assert.Empty(t, rec.Header().Get("Access-Control-Allow-Credentials"))
+
+	rec = preflight("https://evil.example.net")
+	assert.Equal(t, http.StatusForbidden, rec.Code)
+	assert.Empty(t, rec.Header().Get("Access-Control-Allow-Origin"))
+
+	// The actual request: the session header must be readable by the page's script.
+	rec = env.post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}`, map[string]string{"Origin": "https://app.example.com"})
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "https://app.example.com", rec.Header().Get("Access-Control-Allow-Origin"))
+	assert.Contains(t, rec.Header().Get("Access-Control-Expose-Headers"), "Mcp-Session-Id")
+	assert.Contains(t, rec.Header().Values("Vary"), "Origin")
+
+	// Without an Origin there is nothing to allow.
+	rec = env.post(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25"}}`, nil)
+	assert.Empty(t, rec.Header().Get("Access-Control-Allow-Origin"))
+
+	// OPTIONS that is not a preflight is just an unsupported method.
+	req := httptest.NewRequest(http.MethodOptions, "http://gw.example.com/mcp", nil)
+	plain := httptest.NewRecorder()
+	env.http.ServeHTTP(plain, req)
+	assert.Equal(t, http.StatusMethodNotAllowed, plain.Code)
+}

@@ -25,7 +25,9 @@ func (h *Handler) respond(x *exchange, format string, id json.RawMessage, result
 			x.outcome = outcomeOK
 		}
 	}
-	if rpcErr != nil && rpcErr.HTTPStatus != 0 {
+	// Only error statuses are honoured: anything else from a layer is a bug, and
+	// net/http panics on codes outside 100-999.
+	if rpcErr != nil && rpcErr.HTTPStatus >= 400 && rpcErr.HTTPStatus <= 599 {
 		for k, vs := range rpcErr.Header {
 			for _, v := range vs {
 				x.w.Header().Add(k, v)

@@ -71,6 +71,9 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the real connection (read deadlines).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 func (s *statusRecorder) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
@@ -238,12 +241,12 @@ func TestGoSDKClient(t *testing.T) {
 // session (so an application knows to reconnect).
 func TestGoSDKClientLosesSession(t *testing.T) {
 	tests := []struct {
-		name   string
-		switch_ func(t *testing.T, lb *balancer, stranger *replica)
+		name         string
+		breakSession func(t *testing.T, lb *balancer, stranger *replica)
 	}{
-		{name: "replica with another key", switch_: func(t *testing.T, lb *balancer, stranger *replica) { lb.route(t, stranger) }},
-		{name: "another subject", switch_: func(t *testing.T, lb *balancer, _ *replica) { lb.setHeader(hdrTestSubject, "user-2") }},
-		{name: "another tenant", switch_: func(t *testing.T, lb *balancer, _ *replica) { lb.setHeader(hdrTestTenant, "tenant-b") }},
+		{name: "replica with another key", breakSession: func(t *testing.T, lb *balancer, stranger *replica) { lb.route(t, stranger) }},
+		{name: "another subject", breakSession: func(t *testing.T, lb *balancer, _ *replica) { lb.setHeader(hdrTestSubject, "user-2") }},
+		{name: "another tenant", breakSession: func(t *testing.T, lb *balancer, _ *replica) { lb.setHeader(hdrTestTenant, "tenant-b") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,7 +258,7 @@ func TestGoSDKClientLosesSession(t *testing.T) {
 			cs := connectSDK(t, lb, nil)
 			require.NoError(t, cs.Ping(ctx, nil))
 
-			tt.switch_(t, lb, stranger)
+			tt.breakSession(t, lb, stranger)
 			_, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "echo"})
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, sdk.ErrSessionMissing), "got %v", err)

@@ -194,3 +194,36 @@ func (p sessionPayload) session() Session {
 		ExpiresAt:       time.Unix(p.EXP, 0).UTC(),
 	}
 }
+
+// ParseSessionKeys reads session keys from configuration text: comma-separated base64
+// (standard or URL alphabet, padding optional), signing key first. Each must decode to
+// at least MinSessionKeyLen bytes. Generate one with `openssl rand -base64 32`.
+func ParseSessionKeys(s string) ([][]byte, error) {
+	var keys [][]byte
+	for i, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		key, err := decodeKey(part)
+		if err != nil {
+			return nil, fmt.Errorf("mcp: session key %d is not base64", i)
+		}
+		if len(key) < MinSessionKeyLen {
+			return nil, fmt.Errorf("mcp: session key %d is %d bytes, need at least %d", i, len(key), MinSessionKeyLen)
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("mcp: no session keys given")
+	}
+	return keys, nil
+}
+
+func decodeKey(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	if strings.ContainsAny(s, "-_") {
+		return base64.RawURLEncoding.DecodeString(s)
+	}
+	return base64.RawStdEncoding.DecodeString(s)
+}

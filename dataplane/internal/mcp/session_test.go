@@ -216,3 +216,33 @@ func TestSessionAcrossReplicas(t *testing.T) {
 	rec = stranger.post(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, sessionHeaders(token, v))
 	assert.Equal(t, 404, rec.Code)
 }
+
+func TestParseSessionKeys(t *testing.T) {
+	k1 := base64.StdEncoding.EncodeToString(testKey)
+	k2 := base64.RawURLEncoding.EncodeToString(append([]byte{0xfb, 0xff}, testKeyOld...)) // has - and _
+	tests := []struct {
+		name    string
+		in      string
+		want    int
+		wantErr bool
+	}{
+		{name: "one", in: k1, want: 1},
+		{name: "two, spaces, url alphabet", in: " " + k1 + " , " + k2 + " ", want: 2},
+		{name: "trailing comma", in: k1 + ",", want: 1},
+		{name: "empty", in: "", wantErr: true},
+		{name: "short", in: base64.StdEncoding.EncodeToString([]byte("short")), wantErr: true},
+		{name: "not base64", in: "!!!!", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			keys, err := ParseSessionKeys(tt.in)
+			if tt.wantErr {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, keys, tt.want)
+			assert.Equal(t, testKey, keys[0])
+		})
+	}
+}

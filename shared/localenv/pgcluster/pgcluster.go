@@ -112,19 +112,33 @@ func (c *Cluster) start(ctx context.Context, o Options) error {
 	if err := c.clearStalePID(ctx); err != nil {
 		return err
 	}
-	c.port = o.Port
-	if c.port == 0 {
-		p, err := freePort()
-		if err != nil {
+	if o.Port != 0 {
+		c.port = o.Port
+		if err := c.writeConfig(o.Fsync); err != nil {
 			return err
 		}
-		c.port = p
+		return c.startPostmaster(ctx)
 	}
-	if err := c.writeConfig(o.Fsync); err != nil {
-		return err
+	// A free port can be taken by someone else (another test binary's cluster) before postgres
+	// binds it; postgres then exits at once, and another port is tried.
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		if c.port, err = freePort(); err != nil {
+			return err
+		}
+		if err = c.writeConfig(o.Fsync); err != nil {
+			return err
+		}
+		if err = c.startPostmaster(ctx); !errors.Is(err, errExitedEarly) {
+			return err
+		}
+		c.logger.Warn("postgres exited during start-up; retrying on another port", "err", err)
 	}
-	return c.startPostmaster(ctx)
+	return err
 }
+
+// errExitedEarly marks a postmaster that exited before accepting connections.
+var errExitedEarly = errors.New("pgcluster: postgres exited during start-up")
 
 // Dir is the data directory.
 func (c *Cluster) Dir() string { return c.dir }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -267,15 +268,11 @@ func (c *Cluster) startPostmaster(ctx context.Context) error {
 	cmd.SysProcAttr.Setpgid = true
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGINT
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("pgcluster: start postgres: %w", err)
-	}
 	c.cmd = cmd
 	c.done = make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(c.done)
-	}()
+	if err := startLocked(cmd, c.done); err != nil {
+		return fmt.Errorf("pgcluster: start postgres: %w", err)
+	}
 	if err := c.waitReady(ctx); err != nil {
 		_ = cmd.Process.Signal(syscall.SIGQUIT)
 		<-c.done
@@ -299,7 +296,7 @@ func (c *Cluster) waitReady(ctx context.Context) error {
 		}
 		select {
 		case <-c.done:
-			return fmt.Errorf("pgcluster: postgres exited during start-up (%v)", c.cmd.ProcessState)
+			return fmt.Errorf("%w (%v)", errExitedEarly, c.cmd.ProcessState)
 		case <-ctx.Done():
 			return fmt.Errorf("pgcluster: postgres not ready: %w (last error: %v)", ctx.Err(), err)
 		case <-time.After(50 * time.Millisecond):
@@ -317,4 +314,25 @@ func tail(path string) string {
 		lines = lines[len(lines)-20:]
 	}
 	return "server log (" + path + "):\n" + string(bytes.Join(lines, []byte("\n")))
+}
+
+// startLocked starts cmd and waits for it on a goroutine locked to its OS thread, closing done
+// when it exits. The parent-death signal fires when the *thread* that forked the child exits,
+// not the process (golang/go#27505); the Go runtime ends a thread when a goroutine locked to it
+// exits, so keeping the forking goroutine locked and alive for the child's whole life makes the
+// signal mean exactly "this process died".
+func startLocked(cmd *exec.Cmd, done chan struct{}) error {
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine, after the child
+		if err := cmd.Start(); err != nil {
+			started <- err
+			close(done)
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(done)
+	}()
+	return <-started
 }

@@ -2,6 +2,7 @@ package openapiimport
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -143,6 +144,7 @@ func TestRejectedDocuments(t *testing.T) {
     get: {operationId: same, responses: {'204': {description: ok}}}
 `,
 	}
+	cases["yaml alias bomb"] = aliasBomb()
 	for name, doc := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, err := load(t, doc)
@@ -151,6 +153,23 @@ func TestRejectedDocuments(t *testing.T) {
 			require.NotEmpty(t, ve[0].Field)
 		})
 	}
+}
+
+// aliasBomb is a "billion laughs" YAML document: 9^9 strings once expanded.
+func aliasBomb() string {
+	var b strings.Builder
+	b.WriteString(header + "paths: {}\nx-a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "x-a%d: &a%d [", i, i)
+		for j := 0; j < 9; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	return b.String()
 }
 
 func TestDescriptionIsTruncated(t *testing.T) {
