@@ -28,13 +28,17 @@ type signingKey struct {
 	priv crypto.Signer
 }
 
-func (k signingKey) public(t testing.TB) jwk.Key {
-	t.Helper()
+// public is the JWK the issuer publishes for k. It takes no testing.TB: it
+// runs in the issuer's handler goroutine.
+func (k signingKey) public() (jwk.Key, error) {
 	pub, err := jwk.FromRaw(k.priv.Public())
-	require.NoError(t, err)
-	require.NoError(t, pub.Set(jwk.KeyIDKey, k.kid))
-	require.NoError(t, pub.Set(jwk.KeyUsageKey, "sig"))
-	return pub
+	if err != nil {
+		return nil, err
+	}
+	if err := pub.Set(jwk.KeyIDKey, k.kid); err != nil {
+		return nil, err
+	}
+	return pub, pub.Set(jwk.KeyUsageKey, "sig")
 }
 
 // RSA key generation is slow on small machines: generate each size once.
@@ -110,7 +114,13 @@ func newTestIssuer(t testing.TB, keys ...signingKey) *testIssuer {
 		set := jwk.NewSet()
 		ti.mu.Lock()
 		for _, k := range ti.published {
-			_ = set.AddKey(k.public(t))
+			pub, err := k.public()
+			if err != nil {
+				ti.mu.Unlock()
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			_ = set.AddKey(pub)
 		}
 		ti.mu.Unlock()
 		_ = json.NewEncoder(w).Encode(set)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ type keySource struct {
 	timeout time.Duration
 	minGap  time.Duration
 	maxAge  time.Duration
+	log     *slog.Logger
 
 	snap atomic.Pointer[keySnapshot]
 
@@ -50,6 +52,7 @@ func newKeySource(ic IssuerConfig, cfg Config) *keySource {
 	return &keySource{
 		issuer: ic.Issuer, jwksURL: ic.JWKSURL, client: cfg.HTTPClient,
 		timeout: cfg.FetchTimeout, minGap: cfg.MinRefreshInterval, maxAge: cfg.MaxKeyAge,
+		log: cfg.Logger.With("issuer", ic.Issuer),
 	}
 }
 
@@ -89,9 +92,12 @@ func (s *keySource) refresh(ctx context.Context, now time.Time) error {
 	s.lastAttempt = now
 	set, err := s.fetch(ctx)
 	if err != nil {
+		s.log.Warn("authn: fetching issuer keys failed; keeping the keys held", "error", err,
+			"held", s.snap.Load() != nil, "retry_after", s.minGap)
 		return invalidCause("fetching keys", fmt.Errorf("%w: %s: %v", ErrKeysUnavailable, s.issuer, err))
 	}
 	s.snap.Store(&keySnapshot{set: set, fetchedAt: now})
+	s.log.Debug("authn: issuer keys refreshed", "keys", set.Len())
 	return nil
 }
 

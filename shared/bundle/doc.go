@@ -31,7 +31,8 @@
 //
 // Backend HMAC secrets travel sealed (package seal, AES-256-GCM, key
 // PORTCULLIS_BUNDLE_SEAL_KEY, additional data = the kid): reading the bucket
-// does not reveal them. A tenant that is deleted gets a tombstone: a signed
+// does not reveal them; SigningKeys opens them on the gateway (active and
+// retiring keys sign, revoked or expired ones never). A tenant that is deleted gets a tombstone: a signed
 // bundle with "deleted": true and a higher revision, so removal is ordered and
 // authenticated like any other change.
 //

@@ -188,30 +188,51 @@ func (in *Ingest) consumer(ctx context.Context) (jetstream.Consumer, error) {
 }
 
 // consume fetches and stores batches until ctx ends or a fetch fails.
+//
+// A plain Fetch waits until its batch is full or it expires, which would
+// hold a lone event back for the whole wait. So: take whatever is available
+// now (FetchNoWait, full batches under load); when nothing is, wait for one
+// message, then go back to taking what is available.
 func (in *Ingest) consume(ctx context.Context, cons jetstream.Consumer) error {
 	for ctx.Err() == nil {
-		fctx, cancel := context.WithTimeout(ctx, fetchWait)
-		batch, err := cons.Fetch(in.cfg.Batch, jetstream.FetchContext(fctx))
-		if err != nil {
-			cancel()
-			return fmt.Errorf("auditingest: fetch: %w", err)
+		msgs, err := in.fetch(ctx, func(context.Context) (jetstream.MessageBatch, error) {
+			return cons.FetchNoWait(in.cfg.Batch)
+		})
+		if err == nil && len(msgs) == 0 {
+			msgs, err = in.fetch(ctx, func(fctx context.Context) (jetstream.MessageBatch, error) {
+				return cons.Fetch(1, jetstream.FetchContext(fctx))
+			})
 		}
-		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
-			msgs = append(msgs, m)
-		}
-		cancel()
 		if len(msgs) > 0 {
 			in.store(ctx, msgs)
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("auditingest: fetch: %w", err)
+			return err
 		}
 	}
 	return nil
+}
+
+// fetch runs one pull request, bounded by fetchWait, and collects its
+// messages. Expiry and an empty stream are not errors.
+func (in *Ingest) fetch(ctx context.Context, pull func(context.Context) (jetstream.MessageBatch, error)) ([]jetstream.Msg, error) {
+	fctx, cancel := context.WithTimeout(ctx, fetchWait)
+	defer cancel()
+	batch, err := pull(fctx)
+	if err != nil {
+		return nil, fmt.Errorf("auditingest: fetch: %w", err)
+	}
+	var msgs []jetstream.Msg
+	for m := range batch.Messages() {
+		msgs = append(msgs, m)
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, jetstream.ErrNoMessages) {
+		return msgs, fmt.Errorf("auditingest: fetch: %w", err)
+	}
+	return msgs, nil
 }
 
 // store decodes msgs, terminates the malformed ones and inserts the rest in

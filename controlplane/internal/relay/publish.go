@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/portcullis/portcullis/shared/bundle"
@@ -88,8 +89,8 @@ func (r *Relay) publishScope(ctx context.Context, kv jetstream.KeyValue, k keys,
 
 // put writes raw under key unless the bucket already holds revision or a
 // newer one. It reports whether it wrote and, when it did not, the bundle the
-// bucket holds. See the package comment for why
-// this compare-and-set, and not the advisory lock, keeps revisions ordered.
+// bucket holds. See the package comment for why this compare-and-set, and not
+// the advisory lock, keeps revisions ordered.
 func (r *Relay) put(ctx context.Context, kv jetstream.KeyValue, trusted bundle.KeySet, scope model.Scope, key string, revision int64, raw []byte) (bool, *bundle.Bundle, error) {
 	for range maxCASRetries {
 		held, seq, err := r.current(ctx, kv, trusted, scope, key)
@@ -112,6 +113,10 @@ func (r *Relay) put(ctx context.Context, kv jetstream.KeyValue, trusted bundle.K
 			return true, nil, nil
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 			continue // another relay wrote in between: re-read and compare again
+		case errors.Is(err, nats.ErrMaxPayload):
+			// This bundle alone is too big for the server: other scopes can
+			// still be published, so it is not a transport failure.
+			return false, nil, fmt.Errorf("relay: bundle of %d bytes exceeds the NATS max payload: %w", len(raw), err)
 		default:
 			return false, nil, transportError{fmt.Errorf("relay: kv put %s: %w", key, err)}
 		}

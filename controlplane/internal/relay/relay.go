@@ -176,6 +176,7 @@ func (r *Relay) session(ctx context.Context) error {
 		defer cancel()
 		_ = conn.Close(cctx)
 		r.metrics.leader.Set(0)
+		r.metrics.lag.Set(0) // the next leader reports the lag
 	}()
 
 	if r.kv == nil && r.js.Conn().IsConnected() {

@@ -568,3 +568,31 @@ func TestBrokenScopeDoesNotBlockOthers(t *testing.T) {
 	}, waitFor, 20*time.Millisecond)
 	assert.Equal(t, int64(0), e.queryInt(t, `SELECT count(*) FROM outbox WHERE scope = 'tenant/healthy' AND published_at IS NULL`))
 }
+
+// TestSurvivesConnectionLoss: when Postgres kills the relay's dedicated
+// connection (a failover, an idle-session killer), the advisory lock goes
+// with it; the relay reconnects, takes the lock again and keeps publishing.
+func TestSurvivesConnectionLoss(t *testing.T) {
+	e := newEnv(t)
+	r := e.newRelay(t, prometheus.NewRegistry())
+	start(t, r)
+	e.createTenant(t, "acme")
+	e.waitBundle(t, model.TenantScope("acme"), e.scopeRevision(t, model.TenantScope("acme")))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	su, err := pgx.Connect(ctx, pgtest.Cluster(t).SuperuserDSN("postgres"))
+	require.NoError(t, err)
+	defer su.Close(ctx)
+	var killed int
+	require.NoError(t, su.QueryRow(ctx, `
+		SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+		WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+		  AND ((classid::bigint << 32) | objid::bigint) = $1`, lockKey).Scan(&killed))
+	require.Equal(t, 1, killed, "the relay holds the publisher lock on one connection")
+
+	e.createPolicy(t, "acme", "after-reconnect")
+	b, _ := e.waitBundle(t, model.TenantScope("acme"), e.scopeRevision(t, model.TenantScope("acme")))
+	assert.Len(t, b.Tenant.Policies, 1)
+	assert.Equal(t, 1.0, testutil.ToFloat64(r.metrics.leader))
+}

@@ -258,7 +258,7 @@ func (h *Handler) call(x *exchange, msg message, session Session) (result any, r
 	ctx = context.WithValue(ctx, requestKey{}, Request{Method: msg.method, ID: msg.id})
 	defer func() {
 		if v := recover(); v != nil {
-			h.log.Error("mcp: panic while serving request", "method", msg.method, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			h.log.Error("mcp: panic while serving request", "method", truncate(msg.method, 64), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			result, rpcErr = nil, newError(CodeInternalError, "Internal error")
 			x.outcome, x.reason = outcomeInternalError, "panic"
 		}
