@@ -156,11 +156,23 @@ func (f *Forwarder) Forward(ctx context.Context, c Call) Result {
 		slog.Int("status", res.Status), slog.Duration("elapsed", elapsed),
 	}
 	if err != nil {
-		f.log.LogAttrs(ctx, slog.LevelWarn, "backend call failed", append(attrs, slog.String("error", err.Error()))...)
-	} else {
-		f.log.LogAttrs(ctx, slog.LevelDebug, "backend call", attrs...)
+		attrs = append(attrs, slog.String("error", err.Error()))
 	}
+	f.log.LogAttrs(ctx, logLevel(outcome, res.Status), "backend call", attrs...)
 	return res
+}
+
+// logLevel keeps the agent's own mistakes (bad arguments, 4xx) and a caller
+// going away out of the warnings; the rest is an operator's business.
+func logLevel(outcome string, status int) slog.Level {
+	switch {
+	case outcome == outcomeBadArguments || outcome == outcomeCancelled || (status >= 400 && status < 500):
+		return slog.LevelInfo
+	case status >= 200 && status < 300:
+		return slog.LevelDebug
+	default:
+		return slog.LevelWarn
+	}
 }
 
 // forward does the work of Forward and says how it ended: the outcome label

@@ -477,6 +477,17 @@ func TestMetrics(t *testing.T) {
 	n, err := testutil.GatherAndCount(reg, "portcullis_backend_call_duration_seconds")
 	require.NoError(t, err)
 	require.Equal(t, 2, n, "one histogram per tool")
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	var timed uint64
+	for _, fam := range families {
+		for _, m := range fam.GetMetric() {
+			if fam.GetName() == "portcullis_backend_call_duration_seconds" && m.GetLabel()[0].GetValue() == "test.tool" {
+				timed = m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	require.Equal(t, uint64(3), timed, "a call refused before sending is counted but not timed")
 }
 
 // TestConcurrentPool: many calls through a pool of one connection per host

@@ -74,7 +74,13 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 	return c, err
 }
 
+// observe counts every call, and times only those that went to the backend,
+// so refused arguments do not drag the latency histogram towards zero.
 func (m *metrics) observe(tool, outcome string, elapsed time.Duration) {
 	m.calls.WithLabelValues(tool, outcome).Inc()
-	m.duration.WithLabelValues(tool).Observe(elapsed.Seconds())
+	switch outcome {
+	case outcomeBadArguments, outcomeMisconfigured, outcomeSignError:
+	default:
+		m.duration.WithLabelValues(tool).Observe(elapsed.Seconds())
+	}
 }
