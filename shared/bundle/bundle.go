@@ -34,6 +34,7 @@ type Global struct {
 	Hooks        []Entry[model.Hook]        `json:"hooks"`
 	MaskingRules []Entry[model.MaskingRule] `json:"masking_rules"`
 	BackendKeys  []SealedKey                `json:"backend_keys"`
+	Domains      []Entry[model.Domain]      `json:"domains,omitempty"`
 }
 
 // Tenant is the content of one tenant's bundle.

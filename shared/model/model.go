@@ -97,3 +97,15 @@ type BackendKey struct {
 	NotAfter  *time.Time `json:"not_after,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 }
+
+// Domain is a hostname the gateway answers on: the platform's own or a tenant's
+// custom domain (e.g. mcp.customer.com). The gateway's resource URL on that host,
+// https://<hostname>/mcp, is the audience tokens must carry there; on a tenant's
+// domain only that tenant's tokens are accepted.
+type Domain struct {
+	Hostname string `json:"hostname"`            // lower-case DNS name, no port
+	TenantID string `json:"tenant_id,omitempty"` // "" = platform domain
+	// AuthorizationServer is the issuer URL advertised in the protected-resource
+	// metadata on this host (may itself be a custom domain); "" = the default.
+	AuthorizationServer string `json:"authorization_server,omitempty"`
+}
