@@ -33,7 +33,7 @@ func connect(t *testing.T, ctx context.Context, dsn string) *pgx.Conn {
 
 var tables = []string{"tenants", "tool_sources", "tools", "access_rules", "policies", "hooks", "masking_rules",
 	"approvals", "signing_keys", "scope_revisions", "outbox", "bundle_revisions", "audit_events", "gateways",
-	"idempotency_keys"}
+	"idempotency_keys", "domains"}
 
 func countTables(t *testing.T, ctx context.Context, conn *pgx.Conn) int {
 	t.Helper()
@@ -226,6 +226,10 @@ func TestRowLevelSecurity(t *testing.T) {
 		{name: "tenant cannot read the outbox", actor: "a", sql: `SELECT * FROM outbox`, want: 0},
 		{name: "tenant cannot read gateways", actor: "a", sql: `SELECT * FROM gateways`, want: 0},
 		{name: "tenant cannot read other idempotency keys", actor: "a", sql: `SELECT * FROM idempotency_keys`, want: 1},
+		{name: "tenant sees only own domains", actor: "a", sql: `SELECT * FROM domains`, want: 1},
+		{name: "tenant does not see platform domains", actor: "a", sql: `SELECT * FROM domains WHERE tenant_id IS NULL`, want: 0},
+		{name: "no actor sees no domains", actor: "", sql: `SELECT * FROM domains`, want: 0},
+		{name: "platform sees all domains", actor: "platform", sql: `SELECT * FROM domains`, want: 3},
 		{name: "no actor sees no tenants", actor: "", sql: `SELECT * FROM tenants`, want: 0},
 		{name: "no actor sees no rules", actor: "", sql: `SELECT * FROM access_rules`, want: 0},
 		{name: "no actor sees no tools", actor: "", sql: `SELECT * FROM tools`, want: 0},
@@ -260,6 +264,14 @@ func TestRowLevelSecurity(t *testing.T) {
 		{name: "tenant cannot bump b", actor: "a", sql: `UPDATE scope_revisions SET revision = 99 WHERE scope = 'tenant/b'`, want: 0},
 		{name: "tenant cannot enqueue global", actor: "a", sql: `INSERT INTO outbox (scope, revision) VALUES ('global', 9)`, code: "42501"},
 		{name: "tenant cannot mark published", actor: "a", sql: `UPDATE outbox SET published_at = now()`, want: 0},
+		{name: "tenant cannot create its domain", actor: "a", sql: `INSERT INTO domains (hostname, tenant_id) VALUES ('x.a.test', 'a')`, code: "42501"},
+		{name: "tenant cannot update its domain", actor: "a", sql: `UPDATE domains SET hostname = 'y.a.test' WHERE tenant_id = 'a'`, want: 0},
+		{name: "tenant cannot delete its domain", actor: "a", sql: `DELETE FROM domains`, want: 0},
+		{name: "hostnames are unique across tenants", actor: "platform", sql: `INSERT INTO domains (hostname, tenant_id) VALUES ('mcp.a.test', 'b')`, code: "23505"},
+		{name: "hostnames are lower-case", actor: "platform", sql: `INSERT INTO domains (hostname) VALUES ('MCP.example.test')`, code: "23514"},
+		{name: "hostnames have no port", actor: "platform", sql: `INSERT INTO domains (hostname) VALUES ('mcp.example.test:443')`, code: "23514"},
+		{name: "hostnames have no trailing dot", actor: "platform", sql: `INSERT INTO domains (hostname) VALUES ('mcp.example.test.')`, code: "23514"},
+		{name: "domains need an existing tenant", actor: "platform", sql: `INSERT INTO domains (hostname, tenant_id) VALUES ('mcp.ghost.test', 'ghost')`, code: "23503"},
 		{name: "tenant cannot write tools", actor: "a", sql: `INSERT INTO tools (name, spec) VALUES ('t2', '{}')`, code: "42501"},
 		{name: "tenant cannot update tools", actor: "a", sql: `UPDATE tools SET spec = '{}'`, want: 0},
 		{name: "tenant cannot write keys", actor: "a", sql: `INSERT INTO signing_keys (kid, kind, secret_sealed) VALUES ('k', 'backend_hmac', '\x00')`, code: "42501"},
@@ -326,7 +338,7 @@ func setActor(t *testing.T, ctx context.Context, tx pgx.Tx, actor string) {
 // seed writes, as the platform: tenants a (delegation on) and b (off); one
 // global and one row per tenant of access rules, policies and hooks; one tool
 // and tool source; approvals, audit events, idempotency keys and scope
-// revisions for both tenants.
+// revisions for both tenants; one platform domain and one per tenant.
 func seed(t *testing.T, ctx context.Context, conn *pgx.Conn) {
 	t.Helper()
 	tx, err := conn.Begin(ctx)
@@ -349,6 +361,7 @@ func seed(t *testing.T, ctx context.Context, conn *pgx.Conn) {
 		`INSERT INTO idempotency_keys (principal, key, tenant_id, request_hash, status, body) VALUES ('pa', 'k', 'a', 'h', 201, ''), ('pb', 'k', 'b', 'h', 201, '')`,
 		`INSERT INTO scope_revisions VALUES ('global', 1), ('tenant/a', 1), ('tenant/b', 1)`,
 		`INSERT INTO outbox (scope, revision) VALUES ('global', 1), ('tenant/a', 1), ('tenant/b', 1)`,
+		`INSERT INTO domains (hostname, tenant_id) VALUES ('mcp.platform.test', NULL), ('mcp.a.test', 'a'), ('mcp.b.test', 'b')`,
 	}
 	for _, s := range stmts {
 		exec(t, ctx, tx, s)

@@ -488,3 +488,45 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateAudience(t *testing.T) {
+	f := newFixture(t)
+	hostA, hostB := "https://a.example/mcp", "https://b.example/mcp"
+	with := func(aud any) string {
+		c := f.claims()
+		c["aud"] = aud
+		return mint(t, f.rs, c, nil)
+	}
+	tests := []struct {
+		name     string
+		token    string
+		audience string
+		ok       bool
+	}{
+		{"exact", with(hostA), hostA, true},
+		{"in a list", with([]string{"x", hostA}), hostA, true},
+		{"token for host A on host B", with(hostA), hostB, false},
+		{"configured audience does not count", with(aud), hostA, false},
+		{"prefix of ours", with("https://a.example"), hostA, false},
+		{"case differs", with("https://A.example/mcp"), hostA, false},
+		{"empty expected audience", with(""), "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := f.v.ValidateAudience(context.Background(), tc.token, tc.audience)
+			if tc.ok {
+				require.NoError(t, err)
+				require.Equal(t, "user-1", p.Subject)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidToken)
+			require.Zero(t, p)
+		})
+	}
+	// The other checks still apply.
+	c := f.claims()
+	c["aud"] = hostA
+	c["exp"] = f.clock.Now().Add(-time.Hour).Unix()
+	_, err := f.v.ValidateAudience(context.Background(), mint(t, f.rs, c, nil), hostA)
+	requireInvalid(t, err, "expired")
+}

@@ -10,12 +10,13 @@ import (
 )
 
 // checkClaims enforces iss, aud, exp (required), nbf and iat with skew.
-func (v *Validator) checkClaims(ic IssuerConfig, claims map[string]any, now time.Time) error {
+// The token's aud must contain one of audiences.
+func (v *Validator) checkClaims(ic IssuerConfig, audiences []string, claims map[string]any, now time.Time) error {
 	if claims["iss"] != ic.Issuer {
 		return invalid("issuer mismatch")
 	}
 	aud, ok := audience(claims["aud"])
-	if !ok || !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(ic.Audiences, a) }) {
+	if !ok || !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(audiences, a) }) {
 		return invalid("audience mismatch")
 	}
 	skew := v.cfg.Skew

@@ -60,6 +60,24 @@ func New(_ context.Context, cfg Config) (*Validator, error) {
 // must be of the type that alg needs (no RSA key used as an HMAC secret, no
 // EC key for an RSA alg); then the signature; then iss, aud, exp, nbf, iat.
 func (v *Validator) Validate(ctx context.Context, raw string) (Principal, error) {
+	return v.validate(ctx, raw, nil)
+}
+
+// ValidateAudience is Validate with the audience chosen per request instead
+// of the issuer's configured Audiences: the token's aud must contain
+// audience exactly. The gateway uses it because its audience is the resource
+// URL of the host a request arrived on (RFC 8707), and custom domains make
+// that set change at run time. Every other check is Validate's.
+func (v *Validator) ValidateAudience(ctx context.Context, raw, audience string) (Principal, error) {
+	if audience == "" {
+		// Fail closed: an empty expected audience must never match anything.
+		return Principal{}, invalid("no audience to check against")
+	}
+	return v.validate(ctx, raw, []string{audience})
+}
+
+// validate checks raw; audiences overrides the issuer's Audiences when non-nil.
+func (v *Validator) validate(ctx context.Context, raw string, audiences []string) (Principal, error) {
 	hdr, payload, err := splitToken(raw)
 	if err != nil {
 		return Principal{}, err
@@ -92,7 +110,10 @@ func (v *Validator) Validate(ctx context.Context, raw string) (Principal, error)
 	if _, err := jws.Verify([]byte(raw), jws.WithKey(alg, key), jws.WithCompact()); err != nil {
 		return Principal{}, invalid("bad signature")
 	}
-	if err := v.checkClaims(is.cfg, claims, now); err != nil {
+	if audiences == nil {
+		audiences = is.cfg.Audiences
+	}
+	if err := v.checkClaims(is.cfg, audiences, claims, now); err != nil {
 		return Principal{}, err
 	}
 	return principal(is.cfg, claims)

@@ -28,6 +28,8 @@ func wrongTypeCase(path string) badCase {
 		return badCase{"wrong type", `{"overlap_seconds": "a day"}`, "", 422, "validation-failed", "overlap_seconds"}
 	case strings.HasSuffix(path, "/revoke"), path == "/v1/signing-keys":
 		return badCase{"wrong type", `[1]`, "", 400, "invalid-json", ""}
+	case strings.Contains(path, "domains"):
+		return badCase{"wrong type", `{"hostname": 5}`, "", 422, "validation-failed", "hostname"}
 	case path == "/v1/tenants":
 		return badCase{"wrong type", `{"id": "x", "name": "x", "delegation_enabled": "yes"}`, "", 422, "validation-failed", "delegation_enabled"}
 	default:
@@ -66,6 +68,23 @@ func specificCases(method, path string) []badCase {
 			{"file ref", importBody("src", strings.Replace(petstore, `"#/components/schemas/Owner"`, `"/etc/passwd#/Owner"`, 1)), "", 422, "validation-failed", "document"},
 			{"document not object", map[string]any{"name": "src", "document": 42}, "", 422, "validation-failed", "document"},
 			{"no document", map[string]any{"name": "src"}, "", 422, "validation-failed", "document"},
+		}
+	case path == "/v1/domains" || path == "/v1/domains/:id":
+		host := func(h string) map[string]any { return domainBody(h, "") }
+		return []badCase{
+			{"no hostname", map[string]any{}, "", 422, "validation-failed", "hostname"},
+			{"invalid hostname", host("bad_host!.example.test"), "", 422, "validation-failed", "hostname"},
+			{"ip literal", host("192.0.2.10"), "", 422, "validation-failed", "hostname"},
+			{"ipv6 literal", host("[2001:db8::1]"), "", 422, "validation-failed", "hostname"},
+			{"port", host("mcp.example.test:8443"), "", 422, "validation-failed", "hostname"},
+			{"upper case", host("MCP.example.test"), "", 422, "validation-failed", "hostname"},
+			{"trailing dot", host("mcp.example.test."), "", 422, "validation-failed", "hostname"},
+			{"wildcard", host("*.example.test"), "", 422, "validation-failed", "hostname"},
+			{"single label", host("localhost"), "", 422, "validation-failed", "hostname"},
+			{"unknown tenant", domainBody("mcp.ghost.test", "ghost"), "", 422, "validation-failed", "tenant_id"},
+			{"malformed tenant", domainBody("mcp.ghost.test", "../ta"), "", 422, "validation-failed", "tenant_id"},
+			{"plain http authorization server", map[string]any{"hostname": "mcp.example.test", "authorization_server": "http://idp.example.test"}, "", 422, "validation-failed", "authorization_server"},
+			{"duplicate hostname", host(platformHostname), "", 409, "conflict", "hostname"},
 		}
 	case path == "/v1/tenants":
 		return []badCase{{"invalid tenant id", map[string]any{"id": "../etc", "name": "x"}, "", 422, "validation-failed", "id"}}

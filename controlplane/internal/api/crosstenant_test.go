@@ -59,6 +59,13 @@ var crossTenantTable = map[string]exposure{
 	"GET /v1/audit-events":                           platformRoute,
 	"GET /v1/tenants/:tenant/audit-events":           tenantRoute,
 	"GET /v1/fleet":                                  platformRoute,
+
+	"GET /v1/domains":                 platformRoute,
+	"POST /v1/domains":                platformRoute,
+	"GET /v1/domains/:id":             platformRoute,
+	"PUT /v1/domains/:id":             platformRoute,
+	"DELETE /v1/domains/:id":          platformRoute,
+	"GET /v1/tenants/:tenant/domains": tenantRoute,
 }
 
 func init() {
@@ -101,7 +108,7 @@ func TestCrossTenant(t *testing.T) {
 	tokA := env.tenantToken(tenantA)
 	// Markers of B's data: none may appear in any response to A.
 	secrets := []string{"tb-secret", "Tenant tb", w.ids["tenant:access-rules"], w.ids["tenant:policies"],
-		w.ids["tenant:masking-rules"], w.ids["tenant:approvals"]}
+		w.ids["tenant:masking-rules"], w.ids["tenant:approvals"], w.ids["domains"]}
 	before := env.snapshot()
 
 	for _, r := range env.e.Routes() {

@@ -42,6 +42,17 @@ func hookBody(name string) map[string]any {
 		"timeout_ms": 500, "fail_mode": "closed", "enabled": true}
 }
 
+// platformHostname is the platform domain populate registers.
+const platformHostname = "mcp.platform.test"
+
+func domainBody(hostname, tenant string) map[string]any {
+	d := map[string]any{"hostname": hostname}
+	if tenant != "" {
+		d["tenant_id"] = tenant
+	}
+	return d
+}
+
 func maskingBody(name string) map[string]any {
 	return map[string]any{"name": name, "detectors": []string{"email"}, "action": "redact", "enabled": true}
 }
@@ -156,6 +167,9 @@ func (env *env) populate() world {
 	w.ids["hooks"] = env.create(p, "/v1/hooks", hookBody("global-hook"))["id"].(string)
 	w.ids["masking-rules"] = env.create(p, "/v1/masking-rules", maskingBody("global-mask"))["id"].(string)
 	w.kid = env.create(p, "/v1/signing-keys", nil)["kid"].(string)
+	env.create(p, "/v1/domains", domainBody(platformHostname, ""))
+	// Tenant tb's domain: the "domains" id is tb's, the most sensitive one to probe with.
+	w.ids["domains"] = env.create(p, "/v1/domains", domainBody("tb-secret.customer.test", tenantB))["id"].(string)
 
 	b := env.tenantToken(tenantB)
 	w.ids["tenant:access-rules"] = env.create(b, "/v1/tenants/tb/access-rules", accessRuleBody("tb-secret-rule"))["id"].(string)
@@ -188,6 +202,8 @@ func bodyFor(method, path string) any {
 		return maskingBody("probe-mask")
 	case strings.Contains(path, "hooks"):
 		return hookBody("probe-hook")
+	case strings.Contains(path, "domains"):
+		return domainBody("probe.customer.test", "")
 	case strings.Contains(path, "tool-sources"):
 		return importBody("probe-source", petstore)
 	case strings.Contains(path, "tools"):

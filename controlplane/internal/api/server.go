@@ -191,6 +191,7 @@ func (s *server) routes() []route {
 
 		{http.MethodGet, "/v1/fleet", platformOnly, s.fleet, 0},
 	}
+	rs = append(rs, s.domainRoutes()...)
 	for _, k := range scopedKinds(s) {
 		rs = append(rs, k.routes()...)
 	}

@@ -64,7 +64,22 @@ func buildGlobal(snap store.Snapshot, sealer *seal.Sealer) (*bundle.Global, erro
 	if g.BackendKeys, err = sealKeys(snap.BackendKeys, sealer); err != nil {
 		return nil, err
 	}
+	g.Domains = domainEntries(snap.Domains)
 	return g, nil
+}
+
+// domainEntries lists every custom domain, sorted by hostname (unique) so the
+// content hash does not depend on the order the store returned them in.
+func domainEntries(recs []store.DomainRecord) []bundle.Entry[model.Domain] {
+	if len(recs) == 0 {
+		return nil // the field is omitted when empty: the same bytes as before domains existed
+	}
+	out := make([]bundle.Entry[model.Domain], 0, len(recs))
+	for _, d := range recs {
+		out = append(out, bundle.Entry[model.Domain]{ID: d.ID, Spec: d.Domain})
+	}
+	slices.SortFunc(out, func(a, b bundle.Entry[model.Domain]) int { return strings.Compare(a.Spec.Hostname, b.Spec.Hostname) })
+	return out
 }
 
 func buildTenant(snap store.Snapshot) (*bundle.Tenant, error) {

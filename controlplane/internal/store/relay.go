@@ -41,6 +41,9 @@ type Snapshot struct {
 	// BackendKeys (global scope only): active keys and retiring keys within
 	// their overlap, with secrets. Revoked keys are never included.
 	BackendKeys []BackendKeyRecord
+	// Domains (global scope only): every custom domain, platform and tenant
+	// ones alike, by hostname.
+	Domains []DomainRecord
 }
 
 // PendingScopes lists scopes with unpublished outbox rows, the one waiting
@@ -85,6 +88,9 @@ func (s *Store) Snapshot(ctx context.Context, scope model.Scope) (Snapshot, erro
 				return err
 			}
 			snap.BackendKeys = keys
+			if snap.Domains, err = t.allDomains(ctx); err != nil {
+				return err
+			}
 		} else {
 			tr, err := t.GetTenant(ctx, tenantID)
 			switch {

@@ -69,6 +69,17 @@ type TenantRecord struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// DomainRecord is a stored custom domain. Domains are platform-owned (only
+// the platform writes them) and belong to the global scope even when TenantID
+// is set: every gateway routes every domain.
+type DomainRecord struct {
+	ID string `json:"id"`
+	model.Domain
+	Revision  int64     `json:"revision"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
 // Page asks for one page of a list: Cursor is opaque, from the previous page.
 type Page struct {
 	Cursor string
@@ -162,6 +173,15 @@ type Tx interface {
 	ListResources(ctx context.Context, kind Kind, tenantID string, p Page) ([]Record, string, error)
 	UpdateResource(ctx context.Context, kind Kind, tenantID, id, name string, spec json.RawMessage, ifMatch int64) (Record, error)
 	DeleteResource(ctx context.Context, kind Kind, tenantID, id string, ifMatch int64) error
+
+	// Domains: writes are platform-only and bump the global scope. A tenant
+	// actor reads its own tenant's domains only. ListDomains with tenantID ""
+	// lists every domain the actor may read.
+	CreateDomain(ctx context.Context, d model.Domain) (DomainRecord, error)
+	GetDomain(ctx context.Context, id string) (DomainRecord, error)
+	ListDomains(ctx context.Context, tenantID string, p Page) ([]DomainRecord, string, error)
+	UpdateDomain(ctx context.Context, id string, d model.Domain, ifMatch int64) (DomainRecord, error) // ifMatch 0: unconditional
+	DeleteDomain(ctx context.Context, id string, ifMatch int64) error
 
 	CreateBackendKey(ctx context.Context) (BackendKeyRecord, error)
 	RotateBackendKey(ctx context.Context, kid string, overlap time.Duration) (BackendKeyRecord, error) // new key; old one retiring until now+overlap

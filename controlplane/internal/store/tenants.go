@@ -13,7 +13,8 @@ import (
 // Tenants are written by the platform only (a tenant must never switch on its
 // own delegation); a tenant actor reads its own row. Every write touches the
 // tenant's scope: the tenant bundle carries the tenant, and a deleted tenant's
-// scope gets a last revision the relay publishes as a tombstone.
+// scope gets a last revision the relay publishes as a tombstone. Deleting a
+// tenant with custom domains touches the global scope too (see domains.go).
 
 const tenantCols = `id, name, delegation_enabled, revision, created_at, updated_at`
 
@@ -91,6 +92,9 @@ func (t *pgTx) DeleteTenant(ctx context.Context, id string, ifMatch int64) error
 		return err
 	}
 	if err := t.checkRevision(ctx, `SELECT revision FROM tenants WHERE id = $1 FOR UPDATE`, id, ifMatch); err != nil {
+		return err
+	}
+	if err := t.deleteTenantDomains(ctx, id); err != nil {
 		return err
 	}
 	// ON DELETE CASCADE removes the tenant's resources and approvals; its

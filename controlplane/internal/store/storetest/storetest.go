@@ -52,6 +52,7 @@ func Run(t *testing.T, newRunner func(t *testing.T) store.TxRunner) {
 		{"BackendKeys", testBackendKeys},
 		{"Idempotency", testIdempotency},
 		{"Gateways", testGateways},
+		{"Domains", testDomains},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
