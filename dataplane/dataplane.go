@@ -17,6 +17,9 @@ import (
 // Config is the gateway configuration (see internal/config).
 type Config = config.Config
 
+// IssuerConfig is one trusted token issuer (a PORTCULLIS_ISSUERS entry).
+type IssuerConfig = config.IssuerConfig
+
 // Server is one gateway process (see internal/server).
 type Server = server.Server
 

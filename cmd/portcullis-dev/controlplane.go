@@ -66,14 +66,17 @@ func controlPlaneEnv(cfg config, dsn, issuerURL string, keys devKeys) ([]string,
 		return nil, err
 	}
 	set := map[string]string{
-		"PORTCULLIS_LISTEN":    cfg.adminListen,
-		"DATABASE_URL":         dsn,
-		"NATS_URL":             cfg.natsURL,
-		"PORTCULLIS_NATS_DIR":  cfg.natsDir,
-		"PORTCULLIS_ISSUERS":   string(issuers),
-		envMasterKey:           keys.masterKey,
-		envBundleSealKey:       keys.bundleSealKey,
-		"PORTCULLIS_LOG_LEVEL": cfg.logLevel,
+		"PORTCULLIS_LISTEN": cfg.adminListen,
+		// Plain HTTP on loopback must be asked for; TLS for make run is the
+		// next step (shared/localenv/devca).
+		"PORTCULLIS_INSECURE_HTTP": "true",
+		"DATABASE_URL":             dsn,
+		"NATS_URL":                 cfg.natsURL,
+		"PORTCULLIS_NATS_DIR":      cfg.natsDir,
+		"PORTCULLIS_ISSUERS":       string(issuers),
+		envMasterKey:               keys.masterKey,
+		envBundleSealKey:           keys.bundleSealKey,
+		"PORTCULLIS_LOG_LEVEL":     cfg.logLevel,
 	}
 	var env []string
 	for _, kv := range os.Environ() {

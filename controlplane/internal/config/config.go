@@ -34,13 +34,24 @@ const (
 	EnvMasterKey     = "PORTCULLIS_MASTER_KEY"
 	EnvBundleSealKey = "PORTCULLIS_BUNDLE_SEAL_KEY"
 	EnvLogLevel      = "PORTCULLIS_LOG_LEVEL"
+	EnvTLSCertFile   = "PORTCULLIS_TLS_CERT_FILE"
+	EnvTLSKeyFile    = "PORTCULLIS_TLS_KEY_FILE"
+	EnvInsecureHTTP  = "PORTCULLIS_INSECURE_HTTP"
 )
 
 // Config is everything the control plane needs to start.
 type Config struct {
-	// Listen is the admin API address. Plain HTTP, so loopback only until TLS
-	// lands (Verify refuses anything else). Port 0 picks a free port.
+	// Listen is the admin API address. Port 0 picks a free port. With TLS
+	// any address is accepted; plain HTTP only on loopback (see InsecureHTTP).
 	Listen string
+	// TLSCertFiles / TLSKeyFiles are same-length lists of PEM files (comma-
+	// separated in the environment); SNI picks the certificate by hostname,
+	// the first is the default. Renewed files are reloaded in place.
+	TLSCertFiles []string
+	TLSKeyFiles  []string
+	// InsecureHTTP serves plain HTTP: only when set explicitly, and only on a
+	// loopback Listen address, where no bearer token crosses the network.
+	InsecureHTTP bool
 	// DatabaseURL is the Postgres DSN (required).
 	DatabaseURL string
 	// DBMaxConns bounds the store's pool. The relay holds two more dedicated
@@ -63,24 +74,26 @@ type Config struct {
 	LogLevel      slog.Level
 
 	// Not bound to the environment: sane fixed values tests may shorten.
-	ShutdownTimeout   time.Duration // HTTP drain on shutdown
-	RelayPollInterval time.Duration // relay wakes this often even without NOTIFY
-	AuditMaxAge       time.Duration // audit stream retention in JetStream (Postgres keeps the copy)
+	ShutdownTimeout    time.Duration // HTTP drain on shutdown
+	CertReloadInterval time.Duration // how often TLS files are checked for renewal
+	RelayPollInterval  time.Duration // relay wakes this often even without NOTIFY
+	AuditMaxAge        time.Duration // audit stream retention in JetStream (Postgres keeps the copy)
 }
 
 // DefaultConfig returns the defaults of CONTRACTS.md. DatabaseURL, Issuers and
 // both keys have no default: Verify reports them missing.
 func DefaultConfig() Config {
 	return Config{
-		Listen:            "127.0.0.1:8080",
-		DBMaxConns:        10,
-		NATSListen:        "127.0.0.1:4222",
-		NATSDir:           "./.data/nats",
-		NATSReplicas:      1,
-		LogLevel:          slog.LevelInfo,
-		ShutdownTimeout:   15 * time.Second,
-		RelayPollInterval: 2 * time.Second,
-		AuditMaxAge:       7 * 24 * time.Hour,
+		Listen:             "127.0.0.1:8080",
+		DBMaxConns:         10,
+		NATSListen:         "127.0.0.1:4222",
+		NATSDir:            "./.data/nats",
+		NATSReplicas:       1,
+		LogLevel:           slog.LevelInfo,
+		ShutdownTimeout:    15 * time.Second,
+		CertReloadInterval: time.Minute,
+		RelayPollInterval:  2 * time.Second,
+		AuditMaxAge:        7 * 24 * time.Hour,
 	}
 }
 
@@ -118,6 +131,22 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 
 	str(EnvListen, &c.Listen)
+	list := func(name string, dst *[]string) {
+		for _, p := range strings.Split(getenv(name), ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				*dst = append(*dst, p)
+			}
+		}
+	}
+	list(EnvTLSCertFile, &c.TLSCertFiles)
+	list(EnvTLSKeyFile, &c.TLSKeyFiles)
+	if v := strings.TrimSpace(getenv(EnvInsecureHTTP)); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not true or false", EnvInsecureHTTP, v))
+		}
+		c.InsecureHTTP = b
+	}
 	str(EnvDatabaseURL, &c.DatabaseURL)
 	integer(EnvDBMaxConns, &c.DBMaxConns)
 	str(EnvNATSURL, &c.NATSURL)
@@ -161,7 +190,7 @@ func parseIssuers(v string) ([]authn.IssuerConfig, error) {
 // starting safely, joined into one error.
 func (c Config) Verify() error {
 	var errs []error
-	if err := verifyLoopback(EnvListen, c.Listen); err != nil {
+	if err := c.verifyTransport(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.DatabaseURL == "" {
@@ -198,10 +227,43 @@ func (c Config) Verify() error {
 		// would hand every gateway the key to the database's secrets.
 		errs = append(errs, fmt.Errorf("%s and %s must differ", EnvMasterKey, EnvBundleSealKey))
 	}
-	if c.ShutdownTimeout <= 0 || c.RelayPollInterval <= 0 || c.AuditMaxAge <= 0 {
-		errs = append(errs, errors.New("shutdown timeout, relay poll interval and audit max age must be positive"))
+	if c.ShutdownTimeout <= 0 || c.RelayPollInterval <= 0 || c.AuditMaxAge <= 0 || c.CertReloadInterval <= 0 {
+		errs = append(errs, errors.New("shutdown timeout, relay poll interval, audit max age and certificate reload interval must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// TLS reports whether the admin API serves TLS (certificates are configured).
+func (c Config) TLS() bool { return len(c.TLSCertFiles) > 0 }
+
+// verifyTransport: TLS on any address, or plain HTTP when explicitly enabled
+// and bound to loopback.
+func (c Config) verifyTransport() error {
+	switch {
+	case len(c.TLSCertFiles) != len(c.TLSKeyFiles):
+		return fmt.Errorf("%s and %s must list the same number of files (%d and %d)", EnvTLSCertFile, EnvTLSKeyFile, len(c.TLSCertFiles), len(c.TLSKeyFiles))
+	case c.TLS() && c.InsecureHTTP:
+		return fmt.Errorf("%s=true and TLS certificates are both set; choose one", EnvInsecureHTTP)
+	case c.TLS():
+		return verifyHostPort(EnvListen, c.Listen)
+	case !c.InsecureHTTP:
+		if err := verifyHostPort(EnvListen, c.Listen); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s and %s are required (or %s=true with a loopback %s for plain HTTP)", EnvTLSCertFile, EnvTLSKeyFile, EnvInsecureHTTP, EnvListen)
+	}
+	return verifyLoopback(EnvListen, c.Listen)
+}
+
+func verifyHostPort(name, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s: %q is not host:port: %v", name, addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%s: %q has no valid port", name, addr)
+	}
+	return nil
 }
 
 // verifyLoopback accepts host:port where host is a loopback IP or
@@ -220,7 +282,7 @@ func verifyLoopback(name, addr string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("%s: %q is not a loopback address; plain HTTP (no TLS yet) is only allowed on 127.0.0.1, ::1 or localhost", name, addr)
+	return fmt.Errorf("%s: %q is not a loopback address; plain, unauthenticated traffic is only allowed on 127.0.0.1, ::1 or localhost", name, addr)
 }
 
 func verifyNATSURL(raw string) error {
@@ -273,6 +335,7 @@ func (c Config) LogValue() slog.Value {
 	}
 	return slog.GroupValue(
 		slog.String("listen", c.Listen),
+		slog.Bool("tls", c.TLS()),
 		slog.String("database", redactDSN(c.DatabaseURL)),
 		slog.Int("db_max_conns", c.DBMaxConns),
 		slog.String("nats", nats),

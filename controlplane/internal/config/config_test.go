@@ -24,6 +24,7 @@ func validEnv() map[string]string {
 		EnvIssuers:       `[{"issuer":"http://127.0.0.1:9000","audiences":["portcullis-admin"]}]`,
 		EnvMasterKey:     base64.StdEncoding.EncodeToString(masterKey),
 		EnvBundleSealKey: base64.RawURLEncoding.EncodeToString(sealKey),
+		EnvInsecureHTTP:  "true",
 	}
 }
 
@@ -137,6 +138,16 @@ func TestVerifyErrors(t *testing.T) {
 		{"no seal key", func(c *Config) { c.BundleSealKey = nil }, EnvBundleSealKey},
 		{"same key twice", func(c *Config) { c.BundleSealKey = c.MasterKey }, "must differ"},
 		{"zero shutdown timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "must be positive"},
+		{"plain HTTP without opting in", func(c *Config) { c.InsecureHTTP = false }, EnvInsecureHTTP},
+		{"TLS and plain HTTP both", func(c *Config) { c.TLSCertFiles, c.TLSKeyFiles = []string{"c.pem"}, []string{"k.pem"} }, "choose one"},
+		{"TLS lists of different lengths", func(c *Config) {
+			c.InsecureHTTP = false
+			c.TLSCertFiles, c.TLSKeyFiles = []string{"a.pem", "b.pem"}, []string{"a-key.pem"}
+		}, "same number"},
+		{"TLS listen without port", func(c *Config) {
+			c.InsecureHTTP, c.Listen = false, "0.0.0.0"
+			c.TLSCertFiles, c.TLSKeyFiles = []string{"c.pem"}, []string{"k.pem"}
+		}, EnvListen},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := FromEnv(getenv(validEnv()))
@@ -158,6 +169,25 @@ func TestVerifyAcceptsLoopbackForms(t *testing.T) {
 			require.NoError(t, c.Verify())
 		})
 	}
+}
+
+func TestTLSFromEnv(t *testing.T) {
+	env := validEnv()
+	delete(env, EnvInsecureHTTP)
+	env[EnvListen] = "0.0.0.0:8443"
+	env[EnvTLSCertFile] = "/tls/a.pem, /tls/b.pem"
+	env[EnvTLSKeyFile] = "/tls/a-key.pem,/tls/b-key.pem"
+	c, err := FromEnv(getenv(env))
+	require.NoError(t, err)
+	require.NoError(t, c.Verify(), "with TLS any address is fine")
+	assert.True(t, c.TLS())
+	assert.False(t, c.InsecureHTTP)
+	assert.Equal(t, []string{"/tls/a.pem", "/tls/b.pem"}, c.TLSCertFiles)
+	assert.Equal(t, []string{"/tls/a-key.pem", "/tls/b-key.pem"}, c.TLSKeyFiles)
+
+	env[EnvInsecureHTTP] = "maybe"
+	_, err = FromEnv(getenv(env))
+	require.ErrorContains(t, err, EnvInsecureHTTP)
 }
 
 // TestLogValueHidesSecrets: logging the config never shows a key or the

@@ -44,6 +44,7 @@ import (
 	"github.com/portcullis/portcullis/shared/bundle"
 	"github.com/portcullis/portcullis/shared/localenv/natsserver"
 	"github.com/portcullis/portcullis/shared/seal"
+	"github.com/portcullis/portcullis/shared/tlsconfig"
 )
 
 const (
@@ -66,6 +67,7 @@ type Server struct {
 	nc      *nats.Conn
 	http    *http.Server
 	ln      net.Listener
+	certs   *tlsconfig.Certificates // nil with plain HTTP
 	workers map[string]worker
 
 	closers []func() // undo stack for New's partial failures and Run's end
@@ -234,6 +236,15 @@ func (s *Server) buildWorkers(reg prometheus.Registerer) error {
 }
 
 func (s *Server) listen(handler http.Handler) error {
+	if s.cfg.TLS() {
+		pairs, err := tlsconfig.Pairs(s.cfg.TLSCertFiles, s.cfg.TLSKeyFiles)
+		if err != nil {
+			return err
+		}
+		if s.certs, err = tlsconfig.Load(pairs, s.log.With("component", "tls")); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
@@ -247,6 +258,9 @@ func (s *Server) listen(handler http.Handler) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.certs != nil {
+		s.http.TLSConfig = tlsconfig.ServerConfig(s.certs)
 	}
 	return nil
 }
@@ -274,8 +288,14 @@ func (s *Server) bundleKeys(ctx context.Context) ([]byte, error) {
 // asked for port 0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// URL is the API's base URL, e.g. http://127.0.0.1:8080.
-func (s *Server) URL() string { return "http://" + s.Addr() }
+// URL is the API's base URL, e.g. https://127.0.0.1:8080 (http:// when
+// serving plain HTTP).
+func (s *Server) URL() string {
+	if s.certs != nil {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
 
 // NATSURL is the NATS server the control plane uses (the embedded one's
 // address when it started one).
@@ -306,8 +326,17 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		})
 	}
+	if s.certs != nil {
+		wg.Go(func() { s.certs.Watch(workCtx, s.cfg.CertReloadInterval) })
+	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- s.http.Serve(s.ln) }()
+	go func() {
+		if s.certs != nil {
+			serveErr <- s.http.ServeTLS(s.ln, "", "") // certificates come from TLSConfig
+			return
+		}
+		serveErr <- s.http.Serve(s.ln)
+	}()
 	s.log.Info("control plane listening", "addr", s.Addr(), "nats", s.NATSURL(), "config", s.cfg)
 
 	var err error

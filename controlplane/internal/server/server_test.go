@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/portcullis/portcullis/controlplane/internal/relay"
 	"github.com/portcullis/portcullis/shared/authn"
 	"github.com/portcullis/portcullis/shared/bundle"
+	"github.com/portcullis/portcullis/shared/localenv/devca"
 	"github.com/portcullis/portcullis/shared/localenv/devissuer"
 	"github.com/portcullis/portcullis/shared/localenv/pgtest"
 )
@@ -38,6 +41,7 @@ func key(t *testing.T) []byte {
 func testConfig(t *testing.T, issuer string) config.Config {
 	cfg := config.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
+	cfg.InsecureHTTP = true
 	cfg.DatabaseURL = pgtest.NewDatabase(t)
 	cfg.NATSListen = "127.0.0.1:0"
 	cfg.NATSDir = t.TempDir()
@@ -125,4 +129,45 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), config.EnvListen)
 	assert.Contains(t, err.Error(), config.EnvDatabaseURL)
+}
+
+// TestServesTLS: with certificates the admin API is HTTPS only, and any
+// listen address is accepted.
+func TestServesTLS(t *testing.T) {
+	iss, err := devissuer.New("")
+	require.NoError(t, err)
+	_, err = iss.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = iss.Close() })
+	dir := t.TempDir()
+	ca, err := devca.EnsureCA(dir)
+	require.NoError(t, err)
+	certFile, keyFile, err := ca.Issue([]string{"localhost", "127.0.0.1"}, dir, "controlplane")
+	require.NoError(t, err)
+
+	cfg := testConfig(t, iss.URL())
+	cfg.InsecureHTTP = false
+	cfg.TLSCertFiles, cfg.TLSKeyFiles = []string{certFile}, []string{keyFile}
+	s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx) }()
+	defer func() { stop(); require.NoError(t, <-done) }()
+
+	require.True(t, strings.HasPrefix(s.URL(), "https://"), s.URL())
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.CertPool()}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 30 * time.Second}).Get(s.URL() + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.GreaterOrEqual(t, resp.TLS.Version, uint16(tls.VersionTLS12))
+
+	// Plain HTTP to the TLS port gets no API response.
+	resp, err = http.Get("http://" + s.Addr() + "/healthz")
+	if err == nil {
+		resp.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	}
 }

@@ -83,7 +83,6 @@ func tombstone(id string, rev int64) *bundle.Bundle {
 	return &bundle.Bundle{Scope: model.TenantScope(id), Revision: rev, Deleted: true, BuiltAt: time.Unix(1_780_000_000+rev, 0).UTC()}
 }
 
-
 // env is one test's JetStream server, a writer connection standing in for
 // the control plane's relay, and the bundle bucket.
 type env struct {

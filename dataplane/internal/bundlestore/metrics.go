@@ -27,6 +27,7 @@ type metrics struct {
 	rejected       *prometheus.CounterVec
 	duplicates     prometheus.Counter
 	deletesIgnored prometheus.Counter
+	syncs          prometheus.Counter
 	revision       *prometheus.GaugeVec
 	snapshotFile   *prometheus.CounterVec
 	heartbeats     *prometheus.CounterVec
@@ -49,6 +50,8 @@ func newMetrics(reg prometheus.Registerer, syncAge, stale, ready func() float64)
 			"Bundles received again with the revision and content already held (redeliveries, resyncs)."))),
 		deletesIgnored: prometheus.NewCounter(prometheus.CounterOpts(opts("bundle_deletes_ignored_total",
 			"KV deletes and purges ignored: only signed tombstones remove a tenant."))),
+		syncs: prometheus.NewCounter(prometheus.CounterOpts(opts("bundle_syncs_total",
+			"Full reads of the bucket completed (the first sync, then one per reconnect)."))),
 		revision: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("bundle_revision",
 			"Revision applied for each scope (a tombstone's included).")), []string{"scope"}),
 		snapshotFile: prometheus.NewCounterVec(prometheus.CounterOpts(opts("bundle_snapshot_file_total",
@@ -68,7 +71,7 @@ func newMetrics(reg prometheus.Registerer, syncAge, stale, ready func() float64)
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{
-		m.applied, m.rejected, m.duplicates, m.deletesIgnored, m.revision,
+		m.applied, m.rejected, m.duplicates, m.deletesIgnored, m.syncs, m.revision,
 		m.snapshotFile, m.heartbeats, m.backendKeys, m.syncAge, m.stale, m.ready,
 	} {
 		if err := reg.Register(c); err != nil {

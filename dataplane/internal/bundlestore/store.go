@@ -99,6 +99,11 @@ type NATS struct {
 	running   atomic.Bool
 	heartbeat chan struct{} // nudges the heartbeat goroutine after a change
 
+	// ignoredDeletes remembers the KV revision of the last delete ignored per
+	// key, so a resync does not report the same delete again. Owned by the
+	// watch goroutine.
+	ignoredDeletes map[string]uint64
+
 	mu sync.Mutex
 	// staged is the latest accepted state. During the first sync it runs
 	// ahead of current: a partial configuration (global rules without the
@@ -124,6 +129,8 @@ func New(cfg Config) (*NATS, error) {
 		readyCh:   make(chan struct{}),
 		heartbeat: make(chan struct{}, 1),
 		staged:    &Snapshot{},
+
+		ignoredDeletes: map[string]uint64{},
 	}
 	s.current.Store(s.staged)
 	s.m, err = newMetrics(cfg.Metrics, s.syncAge, boolGauge(&s.stale), boolGauge(&s.ready))

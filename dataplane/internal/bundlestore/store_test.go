@@ -231,6 +231,17 @@ func TestKVDeleteIgnored(t *testing.T) {
 	assert.NotNil(t, snap.Tenant("tenant-a"))
 	assert.NotNil(t, snap.Tenant("tenant-b"))
 	assert.Equal(t, 3.0, testutil.ToFloat64(s.m.deletesIgnored))
+
+	// A resync (after a NATS restart) reads the delete markers again: still
+	// ignored, and not reported twice.
+	syncs := testutil.ToFloat64(s.m.syncs)
+	require.NoError(t, e.ns.Restart())
+	eventually(t, "a resync", func() bool { return testutil.ToFloat64(s.m.syncs) > syncs })
+	snap = s.Current()
+	assert.NotNil(t, snap.Global())
+	assert.NotNil(t, snap.Tenant("tenant-a"))
+	assert.NotNil(t, snap.Tenant("tenant-b"))
+	assert.Equal(t, 3.0, testutil.ToFloat64(s.m.deletesIgnored))
 }
 
 // TestNATSOutage: with NATS gone the store keeps serving what it had; when
@@ -268,6 +279,7 @@ func TestNATSOutage(t *testing.T) {
 	assert.NotNil(t, snap.Tenant("tenant-b"))
 	eventually(t, "the watch to be live again", func() bool { return s.live.Load() })
 	assert.Zero(t, s.syncAge())
+	assert.GreaterOrEqual(t, testutil.ToFloat64(s.m.syncs), 2.0, "a full resync after the reconnect")
 
 	// Changes after the reconnect keep flowing.
 	_, err = kv.Put(ctx, "global", sg.sign(t, newGlobal(3)))
@@ -359,12 +371,12 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	nc := e.gatewayConn(t)
 	good := func() Config { c, _ := testConfig(nc, keySet(t, sg)); return c }
 	cases := map[string]func(*Config){
-		"no connection":     func(c *Config) { c.NC = nil },
-		"no keys":           func(c *Config) { c.Keys = nil },
-		"no gateway id":     func(c *Config) { c.GatewayID = "" },
-		"bad gateway id":    func(c *Config) { c.GatewayID = "gw 1" },
-		"version too long":  func(c *Config) { c.Version = string(make([]byte, 65)) },
-		"control in host":   func(c *Config) { c.Hostname = "host\n" },
+		"no connection":    func(c *Config) { c.NC = nil },
+		"no keys":          func(c *Config) { c.Keys = nil },
+		"no gateway id":    func(c *Config) { c.GatewayID = "" },
+		"bad gateway id":   func(c *Config) { c.GatewayID = "gw 1" },
+		"version too long": func(c *Config) { c.Version = string(make([]byte, 65)) },
+		"control in host":  func(c *Config) { c.Hostname = "host\n" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -383,6 +395,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	})
 	t.Run("Run twice", func(t *testing.T) {
 		s := start(t, good())
-		assert.Error(t, s.Run(context.Background()))
+		waitReady(t, s) // readiness comes from Run's goroutines: Run has started
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // should the guard fail, the second Run still returns
+		assert.Error(t, s.Run(ctx))
 	})
 }

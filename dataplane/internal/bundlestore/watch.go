@@ -153,6 +153,10 @@ func waitRetry(ctx context.Context, status <-chan nats.Status, d time.Duration) 
 // signed tombstone removes a tenant (DESIGN.md).
 func (s *NATS) handleEntry(e jetstream.KeyValueEntry) {
 	if op := e.Operation(); op == jetstream.KeyValueDelete || op == jetstream.KeyValuePurge {
+		if s.ignoredDeletes[e.Key()] == e.Revision() {
+			return // the same delete again, read by a resync
+		}
+		s.ignoredDeletes[e.Key()] = e.Revision()
 		s.m.deletesIgnored.Inc()
 		s.log.Warn("KV delete ignored: only a signed tombstone removes a scope; keeping the last good bundle",
 			"key", e.Key(), "op", op.String(), "kv_revision", e.Revision())
@@ -180,6 +184,7 @@ func (s *NATS) synced(took time.Duration) {
 	s.writeFileLocked()
 	wasStale := s.stale.Swap(false)
 	s.setLive(true)
+	s.m.syncs.Inc()
 	if !s.ready.Load() || wasStale {
 		s.log.Info("bundles synced from NATS", "scopes", len(s.staged.heldMap()), "took", took, "was_stale", wasStale)
 	}

@@ -46,6 +46,9 @@ const (
 // bundlestore checks again).
 var gatewayIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`)
 
+// IssuerConfig is one trusted token issuer (PORTCULLIS_ISSUERS entry).
+type IssuerConfig = authn.IssuerConfig
+
 // Config is everything a gateway needs to start.
 type Config struct {
 	// Listen is the address served (TLS unless InsecureHTTP). Port 0 picks

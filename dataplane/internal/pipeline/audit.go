@@ -29,9 +29,9 @@ func (p *Pipeline) newEvent(start time.Time, method string, r *Request) *audit.E
 		Access:        audit.AccessNotEvaluated,
 	}
 	switch {
-	case model.ValidTenantID(r.Tenant):
-		ev.Tenant = r.Tenant
-	case r.Tenant != "":
+	case model.ValidTenantID(r.tenant):
+		ev.Tenant = r.tenant
+	case r.tenant != "":
 		// A claim that is not a tenant id cannot name a subject or a row;
 		// the event goes to the global trail with the reason.
 		ev.Error = errInvalidTenant

@@ -45,10 +45,11 @@ func (p *Pipeline) begin(ctx context.Context, method string) (*Request, func()) 
 	r := &Request{
 		Principal: principal, Tenant: principal.TenantID, Session: session, Info: info,
 		Snapshot: snap, cat: p.catalogs.get(snap.Global()), pos: -1,
+		tenant: principal.TenantID, user: principal.Subject,
 	}
 	// The tenant is the principal's and nothing else: the view, the backend's
-	// tenant header and the audit subject all derive from r.Tenant.
-	r.View = r.cat.access.View(r.Tenant, snap.Tenant(r.Tenant))
+	// tenant header and the audit subject all derive from r.tenant.
+	r.View = r.cat.access.View(r.tenant, snap.Tenant(r.tenant))
 	r.Event = p.newEvent(start, method, r)
 	return r, func() { p.finish(r, start) }
 }
@@ -87,16 +88,17 @@ func (p *Pipeline) listDecision(r *Request) {
 // validate checks the arguments against the tool's input schema, compiled
 // once per global bundle. A schema that does not compile fails closed.
 func (p *Pipeline) validate(r *Request) error {
+	tool := r.cat.access.Tools()[r.pos].Name
 	schema, err := r.cat.schemas[r.pos].get()
 	if err != nil {
 		r.Event.Decision, r.Event.Error = audit.DecisionError, errToolMisconfig
-		return fmt.Errorf("pipeline: input schema of tool %q does not compile: %w", r.Tool.Name, err)
+		return fmt.Errorf("pipeline: input schema of tool %q does not compile: %w", tool, err)
 	}
-	if err := validateArgs(r.Tool.Name, schema, r.Args); err != nil {
+	if err := validateArgs(tool, schema, r.Args); err != nil {
 		var me *mcp.Error
 		if errors.As(err, &me) {
 			r.Event.Decision, r.Event.Error = audit.DecisionDeny, errInvalidArguments
-			r.Event.DecidedBy = &audit.DecidedBy{Kind: kindInputSchema, Name: r.Tool.Name}
+			r.Event.DecidedBy = &audit.DecidedBy{Kind: kindInputSchema, Name: tool}
 		} else {
 			r.Event.Decision, r.Event.Error = audit.DecisionError, errInternal
 		}
@@ -110,7 +112,7 @@ func (p *Pipeline) validate(r *Request) error {
 func (p *Pipeline) forward(ctx context.Context, r *Request) mcp.CallResult {
 	signer, err := r.Snapshot.BackendSigner(p.sealer, p.now())
 	if err != nil {
-		p.log.ErrorContext(ctx, "no backend key to sign with", "tool", r.Tool.Name, "err", err)
+		p.log.ErrorContext(ctx, "no backend key to sign with", "tool", r.Name, "err", err)
 		r.Event.Decision, r.Event.Error = audit.DecisionError, errNoBackendKey
 		return errorResult("The call could not be signed; it was not sent.")
 	}
@@ -120,7 +122,7 @@ func (p *Pipeline) forward(ctx context.Context, r *Request) mcp.CallResult {
 	}
 	r.Event.RequestID = r.RequestID
 	res := p.backend.Forward(ctx, forward.Call{
-		Tool: r.Tool, Args: r.Args, Tenant: r.Tenant, User: r.Principal.Subject,
+		Tool: r.cat.access.Tools()[r.pos], Args: r.Args, Tenant: r.tenant, User: r.user,
 		RequestID: r.RequestID, Signer: signer,
 	})
 	r.Event.BackendStatus = res.Status
@@ -170,6 +172,29 @@ func (p *Pipeline) refuse(r *Request, kind string, err error) error {
 func (p *Pipeline) fail(r *Request, code string, err error) error {
 	r.Event.Decision, r.Event.Error = audit.DecisionError, code
 	return fmt.Errorf("pipeline: %s: %w", code, err)
+}
+
+// listHooks runs the hooks on a list and keeps only granted tools from what
+// they return: a hook may remove or reword tools, never add one.
+func (p *Pipeline) listHooks(ctx context.Context, r *Request, granted []mcp.Tool) ([]mcp.Tool, error) {
+	if _, none := p.hooks.(NoHooks); none {
+		return granted, nil
+	}
+	out, err := p.hooks.OnList(ctx, r, granted)
+	if err != nil {
+		return nil, err
+	}
+	allowed := make(map[string]struct{}, len(granted))
+	for _, t := range granted {
+		allowed[t.Name] = struct{}{}
+	}
+	kept := out[:0:0]
+	for _, t := range out {
+		if _, ok := allowed[t.Name]; ok {
+			kept = append(kept, t)
+		}
+	}
+	return kept, nil
 }
 
 // listing returns the tools/list entries of the given positions.

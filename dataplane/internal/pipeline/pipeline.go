@@ -119,7 +119,7 @@ func (p *Pipeline) List(ctx context.Context) ([]mcp.Tool, error) {
 	visible := r.View.Visible(&r.Principal) // layer 3: access control
 	p.listDecision(r)
 	tools := r.catalog().listing(visible)
-	tools, err := p.hooks.OnList(ctx, r, tools) // layer 5: hooks (seam)
+	tools, err := p.listHooks(ctx, r, tools) // layer 5: hooks (seam)
 	if err != nil {
 		return nil, p.refuse(r, "hook", err)
 	}

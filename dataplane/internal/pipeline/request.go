@@ -33,8 +33,13 @@ type Request struct {
 
 	Event *audit.Event
 
-	cat *catalog // what the snapshot's global bundle derives to
-	pos int      // the granted tool's position in cat
+	// What forwarding and audit use, out of the later layers' reach: a hook or
+	// policy editing the exported fields above cannot redirect the call to
+	// another tool, backend, tenant or user.
+	cat    *catalog // what the snapshot's global bundle derives to
+	pos    int      // the granted tool's position in cat
+	tenant string
+	user   string
 }
 
 // RequestInfo is what the HTTP layer knows about the request that the MCP

@@ -1,6 +1,6 @@
 // Package server assembles the gateway: configuration → NATS connection
 // (reconnecting forever) → bundle store (JetStream KV, snapshot file,
-// heartbeats) → forwarder → request pipeline (layers 3–7) → MCP transport →
+// heartbeats) → audit publisher → forwarder → request pipeline (layers 3–7) → MCP transport →
 // authentication (layer 2) → one http.Server with TLS (layer 1).
 // cmd/portcullis-gateway and the in-process e2e tests both start a gateway
 // through New and Run, so they run exactly the same thing.
@@ -16,8 +16,8 @@
 // Shutdown order (on ctx cancel): stop accepting and let in-flight requests
 // finish (http.Server.Shutdown, bounded by ShutdownTimeout; request contexts
 // are not cancelled, so a slow tool call completes), then stop the bundle
-// store (watch, heartbeats), the pipeline and the forwarder, then drain
-// NATS. The store outlives HTTP so a call finishing during the drain still
+// store (watch, heartbeats), the pipeline and the forwarder, flush the
+// audit queue (bounded), then drain NATS. The store outlives HTTP so a call finishing during the drain still
 // sees bundle updates and the fleet still sees the gateway.
 package server
 
@@ -35,10 +35,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/portcullis/portcullis/dataplane/internal/auditpub"
 	"github.com/portcullis/portcullis/dataplane/internal/authn"
 	"github.com/portcullis/portcullis/dataplane/internal/bundlestore"
 	"github.com/portcullis/portcullis/dataplane/internal/config"
@@ -50,7 +52,10 @@ import (
 	"github.com/portcullis/portcullis/shared/tlsconfig"
 )
 
-const natsDrain = 5 * time.Second
+const (
+	natsDrain  = 5 * time.Second
+	auditFlush = 5 * time.Second // queued audit events get this long to reach NATS at shutdown
+)
 
 // Server is one gateway process.
 type Server struct {
@@ -179,6 +184,21 @@ func (s *Server) openBundles(sealer *seal.Sealer, reg prometheus.Registerer) err
 }
 
 func (s *Server) buildPipeline(sealer *seal.Sealer, reg prometheus.Registerer) (mcp.Tools, error) {
+	js, err := jetstream.New(s.nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	audit, err := auditpub.New(auditpub.Config{JS: js, Logger: s.log, Registerer: reg})
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	s.closers = append(s.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), auditFlush)
+		defer cancel()
+		if err := audit.Close(ctx); err != nil {
+			s.log.Warn("audit events left unpublished at shutdown", "err", err)
+		}
+	})
 	fwd, err := forward.New(forward.Config{Logger: s.log.With("component", "forward"), Registerer: reg})
 	if err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
@@ -186,7 +206,7 @@ func (s *Server) buildPipeline(sealer *seal.Sealer, reg prometheus.Registerer) (
 	s.fwd = fwd
 	s.closers = append(s.closers, fwd.Close)
 	pipe, err := pipeline.New(pipeline.Config{
-		Source: s.store, Backend: fwd, Sealer: sealer, GatewayID: s.cfg.GatewayID,
+		Source: s.store, Backend: fwd, Sealer: sealer, GatewayID: s.cfg.GatewayID, Audit: audit,
 		Logger: s.log.With("component", "pipeline"), Registerer: reg,
 	})
 	if err != nil {

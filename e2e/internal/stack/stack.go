@@ -109,6 +109,7 @@ func (s *Stack) startControlPlane(t testing.TB) {
 	t.Helper()
 	cfg := controlplane.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
+	cfg.InsecureHTTP = true // plain HTTP must be asked for (loopback only)
 	cfg.DatabaseURL = s.DatabaseURL
 	cfg.DBMaxConns = 8
 	cfg.NATSURL = s.NATS.URL()
