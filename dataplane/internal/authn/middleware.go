@@ -10,10 +10,11 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/portcullis/portcullis/dataplane/internal/bundlestore"
 	"github.com/portcullis/portcullis/dataplane/internal/mcp"
 	sharedauthn "github.com/portcullis/portcullis/shared/authn"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TokenValidator checks a bearer token for one audience; *authn.Validator of

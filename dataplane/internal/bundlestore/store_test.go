@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,9 +35,16 @@ func TestInitialLoadThenReady(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, s.Ready(), "ready before Run")
 	assert.Nil(t, s.Current().Global())
+	var published []*Snapshot // OnChange runs on the writer goroutine, in order
+	var mu sync.Mutex
+	s.OnChange(func(snap *Snapshot) { mu.Lock(); published = append(published, snap); mu.Unlock() })
 
 	run(t, s)
 	waitReady(t, s)
+	mu.Lock()
+	require.NotEmpty(t, published)
+	assert.Len(t, published[0].Revisions(), 3, "the first published snapshot is complete, never partial")
+	mu.Unlock()
 	snap := s.Current()
 	assert.False(t, s.Stale())
 	require.NotNil(t, snap.Global())
@@ -375,7 +384,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"no keys":          func(c *Config) { c.Keys = nil },
 		"no gateway id":    func(c *Config) { c.GatewayID = "" },
 		"bad gateway id":   func(c *Config) { c.GatewayID = "gw 1" },
-		"version too long": func(c *Config) { c.Version = string(make([]byte, 65)) },
+		"version too long": func(c *Config) { c.Version = strings.Repeat("v", 65) },
 		"control in host":  func(c *Config) { c.Hostname = "host\n" },
 	}
 	for name, mutate := range cases {
