@@ -20,6 +20,8 @@ func composeTestEnv() types.Mapping {
 		"PORTCULLIS_MASTER_KEY":      "bWFzdGVyLWtleS1tYXN0ZXIta2V5LW1hc3Rlci1rZXk=",
 		"PORTCULLIS_BUNDLE_SEAL_KEY": "c2VhbC1rZXktc2VhbC1rZXktc2VhbC1rZXktc2VhbC0=",
 		"PORTCULLIS_ISSUERS":         `[{"issuer":"https://idp.example.com/","audiences":["portcullis-admin"]}]`,
+		"PORTCULLIS_SESSION_KEYS":    dummySessionKeys,
+		"PORTCULLIS_GATEWAY_ISSUERS": `[{"issuer":"https://idp.example.com/"}]`,
 	}
 }
 
@@ -89,5 +91,92 @@ func TestComposeRefusesToStartWithoutSecrets(t *testing.T) {
 				t.Errorf("compose loads without %s: %v", name, err)
 			}
 		})
+	}
+}
+
+// TestComposeConfigurationsPassPlaneVerification is the end-to-end check of the compose
+// file against the binaries: each plane's environment, as compose interpolates it, goes
+// through that plane's FromEnv and Verify; its certificate files are on read-only bind
+// mounts of deploy/compose/certs (what make-certs.sh writes), and a gateway's snapshot
+// file is on its own writable volume.
+func TestComposeConfigurationsPassPlaneVerification(t *testing.T) {
+	project, err := loadComposeProject(composeTestEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := filepath.Abs("..")
+	certsDir := filepath.Join(root, "deploy", "compose", "certs")
+	snapshotVolumes := map[string]string{}
+	for _, svc := range []struct {
+		name      string
+		p         plane
+		certsFrom string
+	}{
+		{"controlplane", controlplanePlane, "controlplane"},
+		{"gateway-1", gatewayPlane, "gateway"},
+		{"gateway-2", gatewayPlane, "gateway"},
+	} {
+		service := project.Services[svc.name]
+		env := map[string]string{}
+		for k, v := range service.Environment {
+			if v != nil {
+				env[k] = *v
+			}
+		}
+		var mounts []mount
+		for _, v := range service.Volumes {
+			mounts = append(mounts, mount{volume: v.Type + ":" + v.Source, path: v.Target, readOnly: v.ReadOnly})
+		}
+		for _, p := range envProblems(t, svc.p, env) {
+			t.Errorf("%s: %s", svc.name, p)
+		}
+		for _, name := range []string{"PORTCULLIS_TLS_CERT_FILE", "PORTCULLIS_TLS_KEY_FILE"} {
+			for _, f := range splitFiles(env[name]) {
+				m, ok := mountFor(mounts, f)
+				if !ok || m.volume != "bind:"+filepath.Join(certsDir, svc.certsFrom) || !m.readOnly {
+					t.Errorf("%s: %s %s is not on a read-only bind mount of deploy/compose/certs/%s (%+v)", svc.name, name, f, svc.certsFrom, m)
+				}
+			}
+		}
+		if svc.p.name != "gateway" {
+			continue
+		}
+		m, ok := mountFor(mounts, env["PORTCULLIS_SNAPSHOT_FILE"])
+		if !ok || !strings.HasPrefix(m.volume, "volume:") || m.readOnly {
+			t.Errorf("%s: snapshot file is not on a writable named volume (%+v)", svc.name, m)
+		}
+		if other, dup := snapshotVolumes[m.volume]; dup {
+			t.Errorf("%s and %s share the snapshot volume %s", other, svc.name, m.volume)
+		}
+		snapshotVolumes[m.volume] = svc.name
+	}
+	// Both gateways present the same public URL: tokens and sessions work on either.
+	if a, b := project.Services["gateway-1"].Environment["PORTCULLIS_PUBLIC_URL"], project.Services["gateway-2"].Environment["PORTCULLIS_PUBLIC_URL"]; a == nil || b == nil || *a != *b {
+		t.Errorf("gateways have different public URLs: %v, %v", a, b)
+	}
+}
+
+// TestComposeBundleKeysJobUsesTLS: the job that fetches the bundle-signing keys talks
+// HTTPS to the control plane and verifies it against the compose CA.
+func TestComposeBundleKeysJobUsesTLS(t *testing.T) {
+	project, err := loadComposeProject(composeTestEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := project.Services["bundle-keys"]
+	args := []string(job.Command)
+	if len(args) == 0 || args[len(args)-1] != "https://controlplane:8443/v1/bundle-signing-keys" {
+		t.Errorf("bundle-keys fetches %v, want https://controlplane:8443/v1/bundle-signing-keys last", args)
+	}
+	i := slices.Index(args, "--cacert")
+	if i < 0 || i+1 >= len(args) {
+		t.Fatalf("bundle-keys does not pin the CA with --cacert: %v", args)
+	}
+	root, _ := filepath.Abs("..")
+	mounted := slices.ContainsFunc(job.Volumes, func(v types.ServiceVolumeConfig) bool {
+		return v.Target == args[i+1] && v.ReadOnly && v.Source == filepath.Join(root, "deploy", "compose", "certs", "ca.pem")
+	})
+	if !mounted || slices.Contains(args, "--insecure") || slices.Contains(args, "-k") {
+		t.Errorf("bundle-keys does not verify the control plane with deploy/compose/certs/ca.pem: %v %v", args, job.Volumes)
 	}
 }

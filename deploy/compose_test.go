@@ -12,10 +12,6 @@ import (
 
 const composeFile = "../docker-compose.yml"
 
-// gatewayEnvRequired are the gateway settings the compose topology must wire; the full
-// list of gateway variables is settled with the gateway issue.
-var gatewayEnvRequired = []string{"PORTCULLIS_CONTROLPLANE_URL", "NATS_URL", "PORTCULLIS_BUNDLE_SEAL_KEY"}
-
 // interpolation matches a compose variable that must be supplied ("${NAME:?message}"):
 // the only acceptable form for a secret in a committed file.
 var requiredInterpolation = regexp.MustCompile(`^\$\{[A-Z0-9_]+:\?[^}]*\}$`)
@@ -230,13 +226,13 @@ func TestComposeServiceProblemsCatchesViolations(t *testing.T) {
 func TestComposeEnvMatchesContract(t *testing.T) {
 	services := composeServices(t)
 	env := composeEnv(services["controlplane"])
+	known := configEnvNames(t, controlplanePlane.configFile)
 	for _, name := range slices.Sorted(maps.Keys(env)) {
-		if !slices.Contains(controlplaneContractEnv, name) {
-			t.Errorf("controlplane env %s is not a CONTRACTS.md name", name)
+		if !slices.Contains(known, name) {
+			t.Errorf("controlplane env %s is not read by controlplane/internal/config", name)
 		}
 	}
-	for _, name := range []string{"PORTCULLIS_LISTEN", "DATABASE_URL", "PORTCULLIS_ISSUERS",
-		"PORTCULLIS_MASTER_KEY", "PORTCULLIS_BUNDLE_SEAL_KEY"} {
+	for _, name := range controlplanePlane.required {
 		if env[name] == "" {
 			t.Errorf("controlplane env %s is missing or empty", name)
 		}
@@ -247,9 +243,15 @@ func TestComposeEnvMatchesContract(t *testing.T) {
 		t.Errorf("controlplane NATS_URL = %q, want nats://nats:4222", got)
 	}
 	ids := map[string]bool{}
+	gatewayKnown := configEnvNames(t, gatewayPlane.configFile)
 	for _, name := range gatewayServices(services) {
 		genv := composeEnv(services[name])
-		for _, key := range gatewayEnvRequired {
+		for _, key := range slices.Sorted(maps.Keys(genv)) {
+			if !slices.Contains(gatewayKnown, key) {
+				t.Errorf("%s env %s is not read by dataplane/internal/config", name, key)
+			}
+		}
+		for _, key := range gatewayPlane.required {
 			if genv[key] == "" {
 				t.Errorf("%s env %s is missing or empty", name, key)
 			}
@@ -275,8 +277,8 @@ func TestComposeCommitsNoSecrets(t *testing.T) {
 	secrets := map[string][]string{
 		"postgres":     {"POSTGRES_PASSWORD", "PORTCULLIS_DB_PASSWORD"},
 		"controlplane": {"PORTCULLIS_MASTER_KEY", "PORTCULLIS_BUNDLE_SEAL_KEY"},
-		"gateway-1":    {"PORTCULLIS_BUNDLE_SEAL_KEY"},
-		"gateway-2":    {"PORTCULLIS_BUNDLE_SEAL_KEY"},
+		"gateway-1":    {"PORTCULLIS_BUNDLE_SEAL_KEY", "PORTCULLIS_SESSION_KEYS"},
+		"gateway-2":    {"PORTCULLIS_BUNDLE_SEAL_KEY", "PORTCULLIS_SESSION_KEYS"},
 	}
 	for svc, names := range secrets {
 		env := composeEnv(services[svc])

@@ -49,20 +49,24 @@ var chartCases = []chartCase{
 			obj{"issuer": "https://idp.example.com/", "audiences": []any{"portcullis-admin"}},
 		}},
 	}},
-}
-
-// controlplaneContractEnv is the control plane's configuration as agreed in
-// .team/CONTRACTS.md, plus PORTCULLIS_NATS_REPLICAS, which the parser
-// (controlplane/internal/config) also reads.
-var controlplaneContractEnv = []string{
-	"PORTCULLIS_LISTEN", "DATABASE_URL", "PORTCULLIS_DB_MAX_CONNS", "NATS_URL",
-	"PORTCULLIS_NATS_LISTEN", "PORTCULLIS_NATS_DIR", "PORTCULLIS_NATS_REPLICAS", "PORTCULLIS_ISSUERS",
-	"PORTCULLIS_MASTER_KEY", "PORTCULLIS_BUNDLE_SEAL_KEY", "PORTCULLIS_LOG_LEVEL",
+	{name: "custom domains and named TLS Secrets", values: obj{
+		"controlplane": obj{"tls": obj{"existingSecret": "admin-example-com-tls"}},
+		"gateway": obj{
+			"publicURL":      "https://mcp.example.com",
+			"allowedOrigins": []any{"https://app.example.com"},
+			"issuers":        []any{obj{"issuer": "https://agents.example.com/", "tenant_claim": "tid"}},
+			"tls": obj{
+				"existingSecret": "mcp-example-com-tls",
+				"extraSecrets":   []any{"mcp-customer-com-tls", "mcp.other.example-tls"},
+			},
+			"service": obj{"port": 8443},
+		},
+	}},
 }
 
 // secretEnv are the variables whose values are secret: they must only ever come from
 // a Secret reference, never from a literal rendered out of values.
-var secretEnv = []string{"DATABASE_URL", "PORTCULLIS_MASTER_KEY", "PORTCULLIS_BUNDLE_SEAL_KEY"}
+var secretEnv = []string{"DATABASE_URL", "PORTCULLIS_MASTER_KEY", "PORTCULLIS_BUNDLE_SEAL_KEY", "PORTCULLIS_SESSION_KEYS"}
 
 // manifest is one rendered Kubernetes object and the template it came from.
 type manifest struct {
@@ -153,9 +157,9 @@ func renderChart(t *testing.T, values obj) rendered {
 // renderTemplates validates values against values.schema.json and renders every
 // template, as `helm template` does.
 func renderTemplates(chrt *chart.Chart, values obj) (map[string]string, error) {
-	if values == nil {
-		values = obj{}
-	}
+	// Helm coalesces chart defaults into the map it is given: keep the shared chartCases
+	// unchanged for the other tests.
+	values = deepCopy(values)
 	opts := chartutil.ReleaseOptions{Name: releaseName, Namespace: releaseNamespace, Revision: 1, IsInstall: true}
 	vals, err := chartutil.ToRenderValues(chrt, values, opts, chartutil.DefaultCapabilities)
 	if err != nil {
@@ -181,6 +185,12 @@ func TestChartSchemaRejectsUnsafeValues(t *testing.T) {
 		{"master key as a literal", obj{"controlplane": obj{"extraEnv": []any{obj{"name": "PORTCULLIS_MASTER_KEY", "value": "c2VjcmV0"}}}}},
 		{"DSN as a literal", obj{"controlplane": obj{"extraEnv": []any{obj{"name": "DATABASE_URL", "value": "postgres://u:p@db/x"}}}}},
 		{"seal key as a literal on gateways", obj{"gateway": obj{"extraEnv": []any{obj{"name": "PORTCULLIS_BUNDLE_SEAL_KEY", "value": "c2VjcmV0"}}}}},
+		{"session keys as a literal on gateways", obj{"gateway": obj{"extraEnv": []any{obj{"name": "PORTCULLIS_SESSION_KEYS", "value": "c2VjcmV0"}}}}},
+		{"plain-HTTP public URL", obj{"gateway": obj{"publicURL": "http://mcp.example.com"}}},
+		{"public URL with a path", obj{"gateway": obj{"publicURL": "https://example.com/mcp"}}},
+		{"TLS Secret name not a DNS name", obj{"gateway": obj{"tls": obj{"extraSecrets": []any{"Bad_Name"}}}}},
+		{"unknown TLS setting", obj{"controlplane": obj{"tls": obj{"certFile": "/tmp/x.pem"}}}},
+		{"gateway issuer not a URL", obj{"gateway": obj{"issuers": []any{obj{"issuer": "agents"}}}}},
 		{"a secret value under secrets", obj{"secrets": obj{"masterKey": "c2VjcmV0"}}},
 		{"issuer without audiences", obj{"controlplane": obj{"issuers": []any{obj{"issuer": "https://idp.example.com/"}}}}},
 		{"issuer not a URL", obj{"controlplane": obj{"issuers": []any{obj{"issuer": "idp", "audiences": []any{"a"}}}}}},
@@ -211,11 +221,7 @@ func forEachCase(t *testing.T, check func(t *testing.T, c chartCase, r rendered)
 func TestChartLints(t *testing.T) {
 	for _, c := range chartCases {
 		t.Run(c.name, func(t *testing.T) {
-			values := c.values
-			if values == nil {
-				values = obj{}
-			}
-			result := lint.All(chartDir, values, releaseNamespace, false)
+			result := lint.All(chartDir, deepCopy(c.values), releaseNamespace, false)
 			for _, msg := range result.Messages {
 				if msg.Severity >= support.WarningSev {
 					t.Errorf("lint: %s", msg)
@@ -453,6 +459,16 @@ func TestChartProbesUseHealthEndpoints(t *testing.T) {
 			if got := digString(c, "readinessProbe", "httpGet", "path"); got != "/readyz" {
 				t.Errorf("%s readiness probe path = %q, want /readyz", name, got)
 			}
+			// Both planes serve only TLS: a plain-HTTP probe would fail the handshake and
+			// the kubelet would restart healthy pods forever.
+			for _, probe := range []string{"startupProbe", "livenessProbe", "readinessProbe"} {
+				if got := digString(c, probe, "httpGet", "scheme"); got != "HTTPS" {
+					t.Errorf("%s %s scheme = %q, want HTTPS", name, probe, got)
+				}
+				if got := digString(c, probe, "httpGet", "port"); got != "https" {
+					t.Errorf("%s %s port = %q, want the container port named https", name, probe, got)
+				}
+			}
 		}
 	})
 }
@@ -547,12 +563,22 @@ func TestChartNetworkPolicies(t *testing.T) {
 			}
 		}
 		gw, _ := r.find("NetworkPolicy", gatewayName)
-		if !allowsIngressFromAnywhere(gw, "8090") {
-			t.Error("gateway NetworkPolicy does not admit agents on port 8090")
+		if !allowsIngressFromAnywhere(gw, "8443") {
+			t.Error("gateway NetworkPolicy does not admit agents on port 8443")
 		}
-		for _, port := range []string{"4222", "8080"} {
-			if !allowsEgressPort(gw, port) {
-				t.Errorf("gateway NetworkPolicy does not allow egress to port %s", port)
+		if !allowsEgressPort(gw, "4222") {
+			t.Error("gateway NetworkPolicy does not allow egress to NATS (4222)")
+		}
+		// Gateways get everything through NATS; they never call the admin API.
+		cpPods := obj{}
+		if d, ok := r.find("Deployment", controlplaneName); ok {
+			cpPods = podLabels(d)
+		}
+		for _, rule := range objs(digList(gw.obj, "spec", "egress")) {
+			for _, peer := range objs(digList(rule, "to")) {
+				if selects(digObj(peer, "podSelector", "matchLabels"), cpPods) {
+					t.Errorf("gateway NetworkPolicy allows egress to the control plane: %v", rule)
+				}
 			}
 		}
 		if !allowsEgressPort(gw, "443") {
@@ -562,6 +588,9 @@ func TestChartNetworkPolicies(t *testing.T) {
 		for _, rule := range objs(digList(cp.obj, "spec", "ingress")) {
 			if len(digList(rule, "from")) == 0 {
 				t.Errorf("control plane NetworkPolicy admits anyone: %v", rule)
+			}
+			if !rulePorts(rule)["8443"] {
+				t.Errorf("control plane NetworkPolicy rule is not for the admin port 8443: %v", rule)
 			}
 		}
 		for _, port := range []string{"4222", "5432", "443"} {
@@ -701,13 +730,13 @@ func TestChartControlPlaneEnvMatchesContract(t *testing.T) {
 			t.Fatal("control plane Deployment not rendered")
 		}
 		env := envByName(firstContainer(podSpec(d)))
+		known := configEnvNames(t, controlplanePlane.configFile)
 		for _, name := range slices.Sorted(maps.Keys(env)) {
-			if !slices.Contains(controlplaneContractEnv, name) {
-				t.Errorf("control plane env %s is not a CONTRACTS.md name", name)
+			if !slices.Contains(known, name) {
+				t.Errorf("control plane env %s is not read by controlplane/internal/config", name)
 			}
 		}
-		for _, name := range []string{"PORTCULLIS_LISTEN", "DATABASE_URL", "NATS_URL", "PORTCULLIS_ISSUERS",
-			"PORTCULLIS_MASTER_KEY", "PORTCULLIS_BUNDLE_SEAL_KEY"} {
+		for _, name := range controlplanePlane.required {
 			if _, ok := env[name]; !ok {
 				t.Errorf("control plane env lacks %s", name)
 			}
@@ -745,13 +774,28 @@ func TestChartGatewayWiring(t *testing.T) {
 		}
 		container := firstContainer(podSpec(d))
 		env := envByName(container)
-		for _, name := range []string{"PORTCULLIS_CONTROLPLANE_URL", "NATS_URL", "PORTCULLIS_BUNDLE_SEAL_KEY", "PORTCULLIS_BUNDLE_KEYS_FILE"} {
+		known := configEnvNames(t, gatewayPlane.configFile)
+		for _, name := range slices.Sorted(maps.Keys(env)) {
+			if !slices.Contains(known, name) {
+				t.Errorf("gateway env %s is not read by dataplane/internal/config", name)
+			}
+		}
+		for _, name := range gatewayPlane.required {
 			if _, ok := env[name]; !ok {
 				t.Errorf("gateway env lacks %s", name)
 			}
 		}
-		if got, want := digString(env["PORTCULLIS_CONTROLPLANE_URL"], "value"), "http://"+controlplaneName+":8080"; got != want {
-			t.Errorf("PORTCULLIS_CONTROLPLANE_URL = %q, want %q", got, want)
+		if got := digString(env["PORTCULLIS_GATEWAY_ID"], "valueFrom", "fieldRef", "fieldPath"); got != "metadata.name" {
+			t.Errorf("PORTCULLIS_GATEWAY_ID comes from %q, want the pod name (metadata.name)", got)
+		}
+		wantURL := "https://" + gatewayName + "." + releaseNamespace + ".svc"
+		if u := digString(c.values, "gateway", "publicURL"); u != "" {
+			wantURL = u
+		} else if port := digString(c.values, "gateway", "service", "port"); port != "" && port != "443" {
+			wantURL += ":" + port
+		}
+		if got := digString(env["PORTCULLIS_PUBLIC_URL"], "value"); got != wantURL {
+			t.Errorf("PORTCULLIS_PUBLIC_URL = %q, want %q", got, wantURL)
 		}
 		// The bundle-signing public keys come from a Secret mounted read-only at the path
 		// the gateway is told.
@@ -820,5 +864,213 @@ func TestChartBundledNATSCluster(t *testing.T) {
 	}
 	if !slices.Equal(routes, want) {
 		t.Errorf("cluster routes = %v, want %v", routes, want)
+	}
+}
+
+// withIssuers returns values with an agent-token issuer and an admin-token issuer added
+// where the case sets none: without them both planes refuse to start, by design (the
+// chart's NOTES warn about it), so they are needed to see the rest of the configuration
+// verified.
+func withIssuers(values obj) obj {
+	out := deepCopy(values)
+	for component, issuer := range map[string]obj{
+		"controlplane": {"issuer": "https://idp.example.com/", "audiences": []any{"portcullis-admin"}},
+		"gateway":      {"issuer": "https://idp.example.com/"},
+	} {
+		c, _ := out[component].(obj)
+		if c == nil {
+			c = obj{}
+			out[component] = c
+		}
+		if len(digList(c, "issuers")) == 0 {
+			c["issuers"] = []any{issuer}
+		}
+	}
+	return out
+}
+
+// deepCopy copies values through JSON: Helm's rendering may have turned nested maps of
+// a shared chartCase into chartutil.Values, which a type switch on obj would miss.
+func deepCopy(v obj) obj {
+	out := obj{}
+	data, err := json.Marshal(v)
+	if err == nil {
+		err = json.Unmarshal(data, &out)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("deepCopy of chart values: %v", err)) // test-only: values are plain data
+	}
+	if out == nil { // a nil map marshals as null
+		out = obj{}
+	}
+	return out
+}
+
+// podEnv resolves a container's environment as the kubelet would, with the dummy
+// value of each variable read from a Secret and podName for the downward API. Any other
+// source is reported: the test cannot know what it holds.
+func podEnv(container obj, podName string) (map[string]string, []string) {
+	env := map[string]string{}
+	var problems []string
+	for _, e := range objs(digList(container, "env")) {
+		name := digString(e, "name")
+		switch {
+		case dig(e, "value") != nil:
+			env[name] = digString(e, "value")
+		case digString(e, "valueFrom", "secretKeyRef", "name") != "":
+			v, ok := dummySecretValues[name]
+			if !ok {
+				problems = append(problems, name+" is read from a Secret but is not a known secret variable")
+			}
+			env[name] = v
+		case digString(e, "valueFrom", "fieldRef", "fieldPath") == "metadata.name":
+			env[name] = podName
+		default:
+			problems = append(problems, fmt.Sprintf("%s has an unexpected source: %v", name, e))
+		}
+	}
+	return env, problems
+}
+
+// podMounts lists a container's mounts with the kind of the volume behind each:
+// "secret:<name>", "emptyDir" or "other".
+func podMounts(spec, container obj) []mount {
+	kinds := map[string]string{}
+	for _, v := range objs(digList(spec, "volumes")) {
+		switch {
+		case digString(v, "secret", "secretName") != "":
+			kinds[digString(v, "name")] = "secret:" + digString(v, "secret", "secretName")
+		case dig(v, "emptyDir") != nil:
+			kinds[digString(v, "name")] = "emptyDir"
+		default:
+			kinds[digString(v, "name")] = "other"
+		}
+	}
+	var out []mount
+	for _, m := range objs(digList(container, "volumeMounts")) {
+		out = append(out, mount{volume: kinds[digString(m, "name")], path: digString(m, "mountPath"), readOnly: dig(m, "readOnly") == true})
+	}
+	return out
+}
+
+// TestChartConfigurationsPassPlaneVerification is the end-to-end check of the chart
+// against the binaries: every rendered Deployment's environment, with dummy secrets,
+// goes through the plane's own FromEnv and Verify, and every file it names is on the
+// right kind of volume.
+func TestChartConfigurationsPassPlaneVerification(t *testing.T) {
+	for _, c := range chartCases {
+		t.Run(c.name, func(t *testing.T) {
+			values := withIssuers(c.values)
+			r := renderChart(t, values)
+			for _, w := range []struct {
+				name string
+				p    plane
+			}{{controlplaneName, controlplanePlane}, {gatewayName, gatewayPlane}} {
+				d, ok := r.find("Deployment", w.name)
+				if !ok {
+					t.Fatalf("Deployment %s not rendered", w.name)
+				}
+				spec, container := podSpec(d), firstContainer(podSpec(d))
+				env, problems := podEnv(container, w.name+"-7d9f8b6c5-x2x9z")
+				problems = append(problems, envProblems(t, w.p, env)...)
+				problems = append(problems, chartFileProblems(values, w.p.name, env, podMounts(spec, container))...)
+				problems = append(problems, listenPortProblems(container, env["PORTCULLIS_LISTEN"])...)
+				for _, p := range problems {
+					t.Errorf("%s: %s", w.name, p)
+				}
+			}
+		})
+	}
+}
+
+// chartFileProblems: the certificates are the component's kubernetes.io/tls Secrets
+// (default first, then the extra ones in order), mounted read-only; the snapshot file is
+// on a writable emptyDir (the root filesystem is read-only).
+func chartFileProblems(values obj, component string, env map[string]string, mounts []mount) []string {
+	var problems []string
+	wantSecrets := []string{fmt.Sprintf("%s-portcullis-%s-tls", releaseName, component)}
+	if s := digString(values, component, "tls", "existingSecret"); s != "" {
+		wantSecrets[0] = s
+	}
+	wantSecrets = append(wantSecrets, stringsOf(digList(values, component, "tls", "extraSecrets"))...)
+	for _, name := range []string{"PORTCULLIS_TLS_CERT_FILE", "PORTCULLIS_TLS_KEY_FILE"} {
+		files := splitFiles(env[name])
+		if len(files) != len(wantSecrets) {
+			problems = append(problems, fmt.Sprintf("%s lists %d files, want one per TLS Secret %v", name, len(files), wantSecrets))
+			continue
+		}
+		for i, f := range files {
+			m, ok := mountFor(mounts, f)
+			if !ok || m.volume != "secret:"+wantSecrets[i] || !m.readOnly {
+				problems = append(problems, fmt.Sprintf("%s[%d] %s is not on a read-only mount of Secret %s (%+v)", name, i, f, wantSecrets[i], m))
+			}
+		}
+	}
+	if f := env["PORTCULLIS_SNAPSHOT_FILE"]; f != "" {
+		if m, ok := mountFor(mounts, f); !ok || m.volume != "emptyDir" || m.readOnly {
+			problems = append(problems, fmt.Sprintf("snapshot file %s is not on a writable emptyDir (%+v)", f, m))
+		}
+	}
+	return problems
+}
+
+// listenPortProblems: the address the plane listens on is the container port named
+// https, which the probes, the Service and the NetworkPolicy use.
+func listenPortProblems(container obj, listen string) []string {
+	_, port, _ := strings.Cut(listen, ":")
+	for _, p := range objs(digList(container, "ports")) {
+		if digString(p, "name") == "https" {
+			if got := digString(p, "containerPort"); got != port {
+				return []string{fmt.Sprintf("container port https is %s but PORTCULLIS_LISTEN is %q", got, listen)}
+			}
+			return nil
+		}
+	}
+	return []string{"no container port named https"}
+}
+
+// TestChartVerificationCanFail guards the test above through the same render path:
+// the chart's defaults have no issuers, which each plane must refuse, and a rendered
+// environment stripped of its TLS settings must be refused too.
+func TestChartVerificationCanFail(t *testing.T) {
+	r := renderChart(t, nil)
+	for _, w := range []struct {
+		name string
+		p    plane
+	}{{controlplaneName, controlplanePlane}, {gatewayName, gatewayPlane}} {
+		d, _ := r.find("Deployment", w.name)
+		env, _ := podEnv(firstContainer(podSpec(d)), "pod-0")
+		if p := envProblems(t, w.p, env); !slices.ContainsFunc(p, func(s string) bool { return strings.Contains(s, "PORTCULLIS_ISSUERS is required") }) {
+			t.Errorf("%s without issuers: problems %q do not mention PORTCULLIS_ISSUERS", w.name, p)
+		}
+	}
+	r = renderChart(t, withIssuers(nil))
+	for _, w := range []struct {
+		name string
+		p    plane
+	}{{controlplaneName, controlplanePlane}, {gatewayName, gatewayPlane}} {
+		d, _ := r.find("Deployment", w.name)
+		env, _ := podEnv(firstContainer(podSpec(d)), "pod-0")
+		if p := envProblems(t, w.p, env); len(p) > 0 {
+			t.Fatalf("%s with issuers is refused: %v", w.name, p)
+		}
+		delete(env, "PORTCULLIS_TLS_CERT_FILE")
+		delete(env, "PORTCULLIS_TLS_KEY_FILE")
+		if p := envProblems(t, w.p, env); !slices.ContainsFunc(p, func(s string) bool { return strings.Contains(s, "PORTCULLIS_TLS_CERT_FILE") }) {
+			t.Errorf("%s without TLS: problems %q do not mention PORTCULLIS_TLS_CERT_FILE", w.name, p)
+		}
+	}
+	spec := obj{"volumes": []any{obj{"name": "tls", "secret": obj{"secretName": "pc-portcullis-gateway-tls"}}}}
+	container := obj{"volumeMounts": []any{obj{"name": "tls", "mountPath": "/etc/portcullis/tls"}}} // not readOnly
+	env := map[string]string{"PORTCULLIS_TLS_CERT_FILE": "/etc/portcullis/tls/tls.crt", "PORTCULLIS_TLS_KEY_FILE": "/etc/portcullis/tls/tls.key",
+		"PORTCULLIS_SNAPSHOT_FILE": "/var/lib/portcullis/snapshot.json"}
+	problems := chartFileProblems(nil, "gateway", env, podMounts(spec, container))
+	for _, want := range []string{"PORTCULLIS_TLS_CERT_FILE[0]", "PORTCULLIS_TLS_KEY_FILE[0]", "snapshot file"} {
+		if !slices.ContainsFunc(problems, func(s string) bool { return strings.Contains(s, want) }) {
+			t.Errorf("problems %q do not mention %q", problems, want)
+		}
+	}
+	if p := listenPortProblems(obj{"ports": []any{obj{"name": "https", "containerPort": 8443}}}, "0.0.0.0:8090"); len(p) == 0 {
+		t.Error("a listen port that differs from the container port is not reported")
 	}
 }

@@ -9,7 +9,13 @@
 # no package manager, no libc, nothing but the statically linked binary and CA
 # certificates. There is therefore no HEALTHCHECK instruction (it would need a shell or a
 # client binary inside the image); orchestrators probe the HTTP endpoints instead:
-#   liveness  GET /healthz   readiness  GET /readyz   metrics  GET /metrics   (port 8080)
+#   liveness  GET /healthz   readiness  GET /readyz   metrics  GET /metrics   (HTTPS, port 8443)
+#
+# TLS is served by the binary itself from mounted files (plain HTTP is refused on a
+# non-loopback address): mount a certificate chain and its key at
+# /etc/portcullis/tls/tls.crt and /etc/portcullis/tls/tls.key (the layout of a Kubernetes
+# kubernetes.io/tls Secret), or point PORTCULLIS_TLS_CERT_FILE / PORTCULLIS_TLS_KEY_FILE
+# elsewhere. Comma-separated lists serve several certificates, chosen by SNI.
 
 ARG GO_VERSION=1.26
 
@@ -43,11 +49,14 @@ LABEL org.opencontainers.image.title="portcullis-controlplane" \
 COPY --from=build /out/portcullis-controlplane /usr/local/bin/portcullis-controlplane
 
 # Inside a container the admin API must listen on all interfaces so that the Service /
-# port mapping reaches it; TLS is terminated in front of it (ingress or mesh).
-ENV PORTCULLIS_LISTEN=0.0.0.0:8080
+# port mapping reaches it, which the control plane accepts only with TLS. The paths are
+# where the certificate is expected, not the certificate: the image holds no key.
+ENV PORTCULLIS_LISTEN=0.0.0.0:8443 \
+    PORTCULLIS_TLS_CERT_FILE=/etc/portcullis/tls/tls.crt \
+    PORTCULLIS_TLS_KEY_FILE=/etc/portcullis/tls/tls.key
 
 # 65532 is distroless' "nonroot"; numeric so that runAsNonRoot can verify it.
 USER 65532:65532
-EXPOSE 8080
+EXPOSE 8443
 
 ENTRYPOINT ["/usr/local/bin/portcullis-controlplane"]

@@ -2,9 +2,6 @@
 #
 # Portcullis gateway (data plane) image.
 #
-# The gateway binary (./dataplane/cmd/portcullis-gateway) arrives with the gateway issue;
-# until then this file builds only once that package exists.
-#
 # Build from the repository root (the Go workspace needs every module's go.mod):
 #   docker build -f deploy/docker/gateway.Dockerfile -t portcullis/gateway:dev .
 #
@@ -12,7 +9,13 @@
 # no package manager, no libc, nothing but the statically linked binary and CA
 # certificates. There is therefore no HEALTHCHECK instruction (it would need a shell or a
 # client binary inside the image); orchestrators probe the HTTP endpoints instead:
-#   liveness  GET /healthz   readiness  GET /readyz   metrics  GET /metrics   (port 8090)
+#   liveness  GET /healthz   readiness  GET /readyz   metrics  GET /metrics   (HTTPS, port 8443)
+#
+# TLS is served by the binary itself from mounted files (plain HTTP is refused on a
+# non-loopback address): mount a certificate chain and its key at
+# /etc/portcullis/tls/tls.crt and /etc/portcullis/tls/tls.key (the layout of a Kubernetes
+# kubernetes.io/tls Secret), or point PORTCULLIS_TLS_CERT_FILE / PORTCULLIS_TLS_KEY_FILE
+# elsewhere. Comma-separated lists serve several certificates, chosen by SNI.
 
 ARG GO_VERSION=1.26
 
@@ -37,6 +40,11 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     go build -trimpath -ldflags "-s -w" \
       -o /out/portcullis-gateway ./dataplane/cmd/portcullis-gateway
 
+# The gateway's state directory (bundle snapshot file), created here because the final
+# stage has no shell: copied with the nonroot owner, so a fresh Docker volume mounted
+# there inherits that owner and the gateway can write it.
+RUN mkdir -p /out/state
+
 FROM gcr.io/distroless/static-debian12:nonroot
 
 LABEL org.opencontainers.image.title="portcullis-gateway" \
@@ -44,14 +52,20 @@ LABEL org.opencontainers.image.title="portcullis-gateway" \
       org.opencontainers.image.source="https://github.com/portcullis/portcullis"
 
 COPY --from=build /out/portcullis-gateway /usr/local/bin/portcullis-gateway
+COPY --from=build --chown=65532:65532 /out/state /var/lib/portcullis
 
 # Inside a container the MCP endpoint must listen on all interfaces so that the Service /
-# load balancer reaches it. The gateway binary arrives with the gateway issue; the
-# variable names it reads are settled there (see deploy/README.md).
-ENV PORTCULLIS_LISTEN=0.0.0.0:8090
+# load balancer reaches it, which the gateway accepts only with TLS. The paths are where
+# the certificate is expected, not the certificate: the image holds no key. The snapshot
+# file keeps the last verified bundles for a start while NATS is unreachable. Everything
+# else (public URL, NATS, keys, issuers) is deployment-specific: see deploy/README.md.
+ENV PORTCULLIS_LISTEN=0.0.0.0:8443 \
+    PORTCULLIS_TLS_CERT_FILE=/etc/portcullis/tls/tls.crt \
+    PORTCULLIS_TLS_KEY_FILE=/etc/portcullis/tls/tls.key \
+    PORTCULLIS_SNAPSHOT_FILE=/var/lib/portcullis/snapshot.json
 
 # 65532 is distroless' "nonroot"; numeric so that runAsNonRoot can verify it.
 USER 65532:65532
-EXPOSE 8090
+EXPOSE 8443
 
 ENTRYPOINT ["/usr/local/bin/portcullis-gateway"]

@@ -1,8 +1,11 @@
 // Package stack starts a whole Portcullis deployment in-process for
 // end-to-end tests: a throwaway Postgres database, an embedded NATS server
 // with JetStream (which tests can stop and restart to simulate an outage), a
-// development OIDC issuer, and the control plane itself, exactly as
-// cmd/portcullis-controlplane runs it. The gateway issue adds gateways here.
+// development OIDC issuer, a development CA, and the control plane itself
+// serving TLS, exactly as cmd/portcullis-controlplane runs it. With
+// Options.Gateways > 0 it also starts the demo SaaS backend and that many
+// gateway replicas behind a TCP load balancer, over TLS, and seeds the demo
+// configuration through the admin API (see gateways.go).
 //
 // Test binaries using it must start Postgres from TestMain:
 //
@@ -13,6 +16,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -29,6 +35,7 @@ import (
 	"github.com/portcullis/portcullis/controlplane"
 	"github.com/portcullis/portcullis/shared/authn"
 	"github.com/portcullis/portcullis/shared/bundle"
+	"github.com/portcullis/portcullis/shared/localenv/devca"
 	"github.com/portcullis/portcullis/shared/localenv/devissuer"
 	"github.com/portcullis/portcullis/shared/localenv/natsserver"
 	"github.com/portcullis/portcullis/shared/localenv/natstest"
@@ -47,15 +54,33 @@ const startTimeout = 2 * time.Minute
 
 // Stack is one running deployment. Everything is stopped when the test ends.
 type Stack struct {
-	DatabaseURL   string
-	NATS          *natsserver.Server
-	Issuer        *devissuer.Issuer
+	DatabaseURL string
+	NATS        *natsserver.Server
+	Issuer      *devissuer.Issuer
+	// IssuerKey is the issuer's RSA signing key, so tests can forge tokens
+	// the issuer itself would never mint (expired, tampered, other algs).
+	IssuerKey     *rsa.PrivateKey
 	ControlPlane  *controlplane.Server
 	BundleSealKey []byte
-	// API is the control plane's base URL, e.g. http://127.0.0.1:41234.
-	API    string
+	// API is the control plane's base URL, e.g. https://127.0.0.1:41234.
+	API string
+	// HTTP calls the admin API (it trusts the dev CA).
 	HTTP   *http.Client
 	Logger *slog.Logger
+	// CA is the development CA every TLS server of the stack has its
+	// certificate from; clients trust it alone.
+	CA *devca.CA
+
+	// Set only when Options.Gateways > 0.
+	Gateways []*Gateway
+	Backend  *Backend
+	// PublicURL is the gateways' shared public URL: the load balancer in
+	// front of them (https://127.0.0.1:<port>).
+	PublicURL string
+	// AccessRuleIDs are the seeded global access rules by name.
+	AccessRuleIDs map[string]string
+	lb            *loadBalancer
+	sessionKey    []byte
 }
 
 // Options tunes Start.
@@ -63,6 +88,9 @@ type Options struct {
 	// LogLevel of the components' logs (to stderr); default Warn, so a
 	// passing test stays quiet.
 	LogLevel slog.Level
+	// Gateways is the number of gateway replicas to start, together with the
+	// demo backend and the demo configuration; 0 starts no data plane.
+	Gateways int
 }
 
 // Start brings the stack up and waits until the control plane is ready.
@@ -76,12 +104,32 @@ func Start(t testing.TB, o Options) *Stack {
 		DatabaseURL:   pgtest.NewDatabase(t),
 		NATS:          natstest.New(t),
 		BundleSealKey: randomKey(t),
-		HTTP:          &http.Client{Timeout: 30 * time.Second},
 		Logger:        logger,
 	}
+	s.startCA(t)
+	tr := &http.Transport{TLSClientConfig: s.TLSConfig()}
+	t.Cleanup(tr.CloseIdleConnections)
+	s.HTTP = &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	s.startIssuer(t)
 	s.startControlPlane(t)
+	if o.Gateways > 0 {
+		s.startDataPlane(t, o.Gateways, o.LogLevel)
+	}
 	return s
+}
+
+func (s *Stack) startCA(t testing.TB) {
+	t.Helper()
+	ca, err := devca.EnsureCA(filepath.Join(t.TempDir(), "ca"))
+	if err != nil {
+		t.Fatalf("stack: dev CA: %v", err)
+	}
+	s.CA = ca
+}
+
+// TLSConfig is a client TLS configuration trusting only the dev CA.
+func (s *Stack) TLSConfig() *tls.Config {
+	return &tls.Config{RootCAs: s.CA.CertPool(), MinVersion: tls.VersionTLS12}
 }
 
 func randomKey(t testing.TB) []byte {
@@ -94,7 +142,12 @@ func randomKey(t testing.TB) []byte {
 
 func (s *Stack) startIssuer(t testing.TB) {
 	t.Helper()
-	iss, err := devissuer.New("", devissuer.WithLogger(s.Logger))
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatalf("stack: issuer key: %v", err)
+	}
+	s.IssuerKey = key
+	iss, err := devissuer.New("", devissuer.WithKey(key), devissuer.WithLogger(s.Logger))
 	if err != nil {
 		t.Fatalf("stack: devissuer: %v", err)
 	}
@@ -109,7 +162,11 @@ func (s *Stack) startControlPlane(t testing.TB) {
 	t.Helper()
 	cfg := controlplane.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.InsecureHTTP = true // plain HTTP must be asked for (loopback only)
+	cert, key, err := s.CA.Issue([]string{"127.0.0.1", "localhost"}, t.TempDir(), "controlplane")
+	if err != nil {
+		t.Fatalf("stack: control plane certificate: %v", err)
+	}
+	cfg.TLSCertFiles, cfg.TLSKeyFiles = []string{cert}, []string{key}
 	cfg.DatabaseURL = s.DatabaseURL
 	cfg.DBMaxConns = 8
 	cfg.NATSURL = s.NATS.URL()
@@ -178,6 +235,12 @@ func (s *Stack) TenantAdminToken(t testing.TB, tenant string) string {
 		Subject: "tenant-admin@" + tenant, Email: "admin@" + tenant + ".test", TenantID: tenant,
 		Roles: []string{"tenant-admin"}, Audience: []string{AdminAudience},
 	})
+}
+
+// Mint mints a token with the stack's issuer.
+func (s *Stack) Mint(t testing.TB, c devissuer.Claims) string {
+	t.Helper()
+	return s.mint(t, c)
 }
 
 func (s *Stack) mint(t testing.TB, c devissuer.Claims) string {

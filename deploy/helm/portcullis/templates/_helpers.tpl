@@ -161,3 +161,108 @@ bundled cluster large enough for it (a quorum survives one lost server), else 1.
 {{- 1 }}
 {{- end }}
 {{- end }}
+
+{{/*
+Name of a component's TLS Secret (type kubernetes.io/tls: tls.crt, tls.key), e.g. one
+that cert-manager keeps renewed. Call with (dict "ctx" $ "component" "gateway").
+*/}}
+{{- define "portcullis.tls.secretName" -}}
+{{- $tls := get (get .ctx.Values .component) "tls" }}
+{{- default (printf "%s-%s-tls" (include "portcullis.fullname" .ctx) .component) $tls.existingSecret }}
+{{- end }}
+
+{{/*
+Where a component's certificates are mounted: the default certificate first, then one
+directory per extra Secret (custom domains, picked by SNI). Whole Secrets are mounted (no
+subPath), so a renewed certificate appears in place and the planes reload it.
+*/}}
+{{- define "portcullis.tls.dir" -}}/etc/portcullis/tls{{- end }}
+{{- define "portcullis.tls.extraDir" -}}/etc/portcullis/tls-extra{{- end }}
+
+{{/*
+PORTCULLIS_TLS_CERT_FILE / PORTCULLIS_TLS_KEY_FILE: comma-separated, same order, the
+default certificate first. Call with (dict "ctx" $ "component" "gateway").
+*/}}
+{{- define "portcullis.tls.env" -}}
+{{- $tls := get (get .ctx.Values .component) "tls" }}
+{{- $certs := list (printf "%s/tls.crt" (include "portcullis.tls.dir" .)) }}
+{{- $keys := list (printf "%s/tls.key" (include "portcullis.tls.dir" .)) }}
+{{- range $tls.extraSecrets }}
+{{- $certs = append $certs (printf "%s/%s/tls.crt" (include "portcullis.tls.extraDir" $) .) }}
+{{- $keys = append $keys (printf "%s/%s/tls.key" (include "portcullis.tls.extraDir" $) .) }}
+{{- end }}
+- name: PORTCULLIS_TLS_CERT_FILE
+  value: {{ join "," $certs | quote }}
+- name: PORTCULLIS_TLS_KEY_FILE
+  value: {{ join "," $keys | quote }}
+{{- end }}
+
+{{- define "portcullis.tls.volumeMounts" -}}
+{{- $tls := get (get .ctx.Values .component) "tls" }}
+- name: tls
+  mountPath: {{ include "portcullis.tls.dir" . }}
+  readOnly: true
+{{- range $i, $name := $tls.extraSecrets }}
+- name: tls-extra-{{ $i }}
+  mountPath: {{ printf "%s/%s" (include "portcullis.tls.extraDir" $) $name }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/*
+The TLS volumes. defaultMode 0440 with the pod's fsGroup (65532): the key is readable by
+the Portcullis user and no one else.
+*/}}
+{{- define "portcullis.tls.volumes" -}}
+{{- $tls := get (get .ctx.Values .component) "tls" }}
+- name: tls
+  secret:
+    secretName: {{ include "portcullis.tls.secretName" . }}
+    defaultMode: 0440
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+{{- range $i, $name := $tls.extraSecrets }}
+- name: tls-extra-{{ $i }}
+  secret:
+    secretName: {{ $name }}
+    defaultMode: 0440
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+{{- end }}
+{{- end }}
+
+{{/*
+The gateway's public base URL (PORTCULLIS_PUBLIC_URL): what agents connect to and what
+tokens are issued for (audience = this + "/mcp"). Defaults to the in-cluster Service name,
+which only in-cluster agents can use; set gateway.publicURL to the external name.
+*/}}
+{{- define "portcullis.gateway.publicURL" -}}
+{{- if .Values.gateway.publicURL }}
+{{- .Values.gateway.publicURL | trimSuffix "/" }}
+{{- else }}
+{{- $host := printf "%s.%s.svc" (include "portcullis.gateway.fullname" .) .Release.Namespace }}
+{{- if eq (int .Values.gateway.service.port) 443 }}
+{{- printf "https://%s" $host }}
+{{- else }}
+{{- printf "https://%s:%d" $host (int .Values.gateway.service.port) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+HTTPS probe (the kubelet does not verify the certificate, so a certificate for the
+public name works). Call with (dict "path" "/healthz" "period" 10 "timeout" 3 "failures" 3).
+*/}}
+{{- define "portcullis.httpsProbe" -}}
+httpGet:
+  path: {{ .path }}
+  port: https
+  scheme: HTTPS
+periodSeconds: {{ .period }}
+{{- with .timeout }}
+timeoutSeconds: {{ . }}
+{{- end }}
+failureThreshold: {{ .failures }}
+{{- end }}
