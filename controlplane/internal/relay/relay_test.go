@@ -243,10 +243,15 @@ func (e *env) watchRevisions(t *testing.T, key string) func() []int64 {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		// The watcher's ordered consumer may be recreated under load and
+		// deliver entries again; the invariant is about distinct writes, so
+		// each KV sequence counts once.
+		var lastSeq uint64
 		for entry := range w.Updates() {
-			if entry == nil || entry.Operation() != jetstream.KeyValuePut {
+			if entry == nil || entry.Operation() != jetstream.KeyValuePut || entry.Revision() <= lastSeq {
 				continue
 			}
+			lastSeq = entry.Revision()
 			b, err := bundle.Verify(entry.Value(), keys, scope)
 			if err != nil {
 				t.Errorf("invalid bundle in bucket: %v", err)
