@@ -1,5 +1,5 @@
 # Portcullis: two commands on a fresh machine (Go, Debian, root, no Docker):
-#   make run    start the local system (Postgres under ./.data, control plane, demo seed)
+#   make run    start the local system (Postgres under ./.data, control plane, two gateways, demo backend and seed)
 #   make test   every test, against real Postgres and NATS that the tests start themselves
 # `make help` lists the other targets.
 
@@ -57,7 +57,7 @@ test: lint prereqs vet ## lint, install prerequisites, vet, then run every test 
 	$(GO) test -count=1 -p $(GOTEST_P) -timeout $(GOTEST_TIMEOUT) $(GOTEST_FLAGS) $(PKGS)
 
 .PHONY: run
-run: prereqs ## start Postgres, the dev OIDC issuer and the control plane, seed demo data (Ctrl-C stops all)
+run: prereqs ## start Postgres, dev issuer and CA, control plane, demo backend, two gateways; seed demo data (Ctrl-C stops all)
 	@# Built then exec'd rather than `go run`: no intermediate process that would swallow
 	@# SIGTERM or turn a clean Ctrl-C shutdown into an error exit.
 	@mkdir -p ./.data/bin
@@ -81,5 +81,5 @@ bench: ## run the benchmarks in ./bench
 	fi
 
 .PHONY: clean
-clean: ## remove ./bin and ./.data (local Postgres data, keys, NATS store); stop `make run` first
+clean: ## remove ./bin and ./.data (local Postgres data, keys, dev CA, NATS store); stop `make run` first
 	rm -rf ./bin ./.data

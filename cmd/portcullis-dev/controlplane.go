@@ -22,23 +22,24 @@ const (
 
 type controlPlane struct {
 	adminURL string
+	client   *http.Client // trusts the dev CA
 }
 
 // startControlPlane builds the control plane, runs it as a child process and waits for /readyz.
-func startControlPlane(ctx context.Context, cfg config, dsn, issuerURL string, keys devKeys,
+func startControlPlane(ctx context.Context, cfg config, dsn, issuerURL string, keys devKeys, certs *devTLS,
 	logger *slog.Logger, stack *stopStack) (*controlPlane, error) {
 	if !portFree(cfg.adminListen) {
 		return nil, fmt.Errorf("%s is already in use (is another `make run` running?); set PORTCULLIS_LISTEN to use another address", cfg.adminListen)
 	}
-	if natsListen := envOr("PORTCULLIS_NATS_LISTEN", "127.0.0.1:4222"); cfg.natsURL == "" && !portFree(natsListen) {
-		return nil, fmt.Errorf("%s (embedded NATS) is already in use; set PORTCULLIS_NATS_LISTEN to another address or NATS_URL to an existing server", natsListen)
+	if cfg.natsURL == "" && !portFree(cfg.natsListen) {
+		return nil, fmt.Errorf("%s (embedded NATS) is already in use; set PORTCULLIS_NATS_LISTEN to another address or NATS_URL to an existing server", cfg.natsListen)
 	}
 	bin := filepath.Join(cfg.binDir, "portcullis-controlplane")
 	logger.Info("building the control plane", "pkg", controlPlanePkg)
 	if err := goBuild(ctx, cfg.root, controlPlanePkg, bin); err != nil {
 		return nil, fmt.Errorf("%w\n\nThe control plane (%s) must build for `make run` to work.", err, controlPlanePkg)
 	}
-	env, err := controlPlaneEnv(cfg, dsn, issuerURL, keys)
+	env, err := controlPlaneEnv(cfg, dsn, issuerURL, keys, certs.controlPlane)
 	if err != nil {
 		return nil, err
 	}
@@ -47,8 +48,9 @@ func startControlPlane(ctx context.Context, cfg config, dsn, issuerURL string, k
 		return nil, err
 	}
 	stack.push("control plane", c.stop)
-	adminURL := "http://" + cfg.adminListen
-	if err := waitReady(ctx, adminURL+"/readyz", c); err != nil {
+	adminURL := "https://" + cfg.adminListen
+	client := certs.client(seedTimeout)
+	if err := waitReady(ctx, client, adminURL+"/readyz", c); err != nil {
 		return nil, fmt.Errorf("control plane: %w", err)
 	}
 	go func() {
@@ -56,20 +58,22 @@ func startControlPlane(ctx context.Context, cfg config, dsn, issuerURL string, k
 		stack.notifyExit("control plane", c.err)
 	}()
 	logger.Info("control plane ready", "url", adminURL)
-	return &controlPlane{adminURL: adminURL}, nil
+	return &controlPlane{adminURL: adminURL, client: client}, nil
 }
 
 // controlPlaneEnv is our environment with the control plane's settings (CONTRACTS.md) on top.
-func controlPlaneEnv(cfg config, dsn, issuerURL string, keys devKeys) ([]string, error) {
+func controlPlaneEnv(cfg config, dsn, issuerURL string, keys devKeys, cert certPair) ([]string, error) {
 	issuers, err := json.Marshal([]map[string]any{{"issuer": issuerURL, "audiences": []string{adminAudience}}})
 	if err != nil {
 		return nil, err
 	}
-	set := map[string]string{
+	return childEnv(map[string]string{
 		"PORTCULLIS_LISTEN": cfg.adminListen,
-		// Plain HTTP on loopback must be asked for; TLS for make run is the
-		// next step (shared/localenv/devca).
-		"PORTCULLIS_INSECURE_HTTP": "true",
+		// TLS as in production, with a certificate of the dev CA. An inherited
+		// PORTCULLIS_INSECURE_HTTP would contradict it: blank it out.
+		"PORTCULLIS_TLS_CERT_FILE": cert.cert,
+		"PORTCULLIS_TLS_KEY_FILE":  cert.key,
+		"PORTCULLIS_INSECURE_HTTP": "",
 		"DATABASE_URL":             dsn,
 		"NATS_URL":                 cfg.natsURL,
 		"PORTCULLIS_NATS_DIR":      cfg.natsDir,
@@ -77,7 +81,11 @@ func controlPlaneEnv(cfg config, dsn, issuerURL string, keys devKeys) ([]string,
 		envMasterKey:               keys.masterKey,
 		envBundleSealKey:           keys.bundleSealKey,
 		"PORTCULLIS_LOG_LEVEL":     cfg.logLevel,
-	}
+	}), nil
+}
+
+// childEnv is our environment with set on top; an empty value in set removes the variable.
+func childEnv(set map[string]string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -90,25 +98,28 @@ func controlPlaneEnv(cfg config, dsn, issuerURL string, keys devKeys) ([]string,
 			env = append(env, k+"="+v)
 		}
 	}
-	return env, nil
+	return env
 }
 
 // waitReady polls url until it answers 200, the child exits, or the time is up.
-func waitReady(ctx context.Context, url string, c *child) error {
+func waitReady(ctx context.Context, client *http.Client, url string, c *child) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	client := &http.Client{Timeout: readyProbeTimout}
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return err
 		}
-		if resp, err := client.Do(req); err == nil {
+		probeCtx, cancelProbe := context.WithTimeout(ctx, readyProbeTimout)
+		resp, err := client.Do(req.WithContext(probeCtx))
+		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				cancelProbe()
 				return nil
 			}
 		}
+		cancelProbe()
 		select {
 		case <-c.done:
 			return fmt.Errorf("%w (%v); its log is above", errChildExited, c.err)

@@ -84,13 +84,18 @@ func TestControlPlaneEnvOverridesInheritedValues(t *testing.T) {
 	t.Setenv("DATABASE_URL", "postgres://elsewhere/db")
 	t.Setenv("NATS_URL", "")
 	cfg := config{adminListen: "127.0.0.1:8080", natsDir: "/x/nats", logLevel: "info"}
-	env, err := controlPlaneEnv(cfg, "postgres://here/db", "http://127.0.0.1:9000", devKeys{masterKey: "m", bundleSealKey: "b"})
+	t.Setenv("PORTCULLIS_INSECURE_HTTP", "true")
+	env, err := controlPlaneEnv(cfg, "postgres://here/db", "http://127.0.0.1:9000", devKeys{masterKey: "m", bundleSealKey: "b"},
+		certPair{cert: "/ca/cp.pem", key: "/ca/cp-key.pem"})
 	require.NoError(t, err)
+	require.Contains(t, env, "PORTCULLIS_TLS_CERT_FILE=/ca/cp.pem")
+	require.Contains(t, env, "PORTCULLIS_TLS_KEY_FILE=/ca/cp-key.pem")
 	require.Contains(t, env, "DATABASE_URL=postgres://here/db")
 	require.NotContains(t, env, "DATABASE_URL=postgres://elsewhere/db")
 	require.Contains(t, env, `PORTCULLIS_ISSUERS=[{"audiences":["portcullis-admin"],"issuer":"http://127.0.0.1:9000"}]`)
 	for _, kv := range env {
 		require.False(t, strings.HasPrefix(kv, "NATS_URL="), "empty NATS_URL must be left out so the control plane embeds NATS")
+		require.False(t, strings.HasPrefix(kv, "PORTCULLIS_INSECURE_HTTP="), "an inherited plain-HTTP switch would contradict TLS")
 	}
 }
 

@@ -28,26 +28,69 @@ func startIssuer(cfg config, logger *slog.Logger, stack *stopStack) (*devissuer.
 	return iss, nil
 }
 
-// demoTokens are printed for the user to paste into curl.
+// demoTokens are printed for the user to paste into curl and MCP clients.
 type demoTokens struct {
-	platformAdmin string
-	acmeAdmin     string
+	platformAdmin string // admin API
+	acmeAdmin     string // admin API, tenant acme
+	agents        []agentToken
+	// domainToken is alice's token for the demo custom domain (its own resource URL).
+	domainToken string
 }
 
-func mintTokens(iss *devissuer.Issuer) (demoTokens, error) {
-	platform, err := iss.Mint(devissuer.Claims{
+// agentToken is a demo user's token for the gateways (audience: the resource URL).
+type agentToken struct {
+	env, who string // shell variable, description
+	token    string
+}
+
+// demoAgent is one demo user of the gateways; access rules grant tools by role.
+type demoAgent struct {
+	env, subject, email, tenant, role string
+}
+
+var demoAgents = []demoAgent{
+	{"ALICE", "alice", "alice@acme.example", "acme", "admin"},
+	{"BOB", "bob", "bob@acme.example", "acme", "viewer"},
+	{"CAROL", "carol", "carol@globex.example", "globex", "admin"},
+}
+
+// mintTokens mints the admin API tokens and one gateway token per demo user for resource (the
+// gateways' resource URL), plus alice's for domainResource (the custom domain's).
+func mintTokens(iss *devissuer.Issuer, resource, domainResource string) (demoTokens, error) {
+	mint := func(c devissuer.Claims) (string, error) {
+		c.TTL = tokenTTL
+		return iss.Mint(c)
+	}
+	var t demoTokens
+	var err error
+	if t.platformAdmin, err = mint(devissuer.Claims{
 		Subject: "platform-admin", Email: "admin@portcullis.example",
-		Roles: []string{"platform-admin"}, Audience: []string{adminAudience}, TTL: tokenTTL,
-	})
-	if err != nil {
+		Roles: []string{"platform-admin"}, Audience: []string{adminAudience},
+	}); err != nil {
 		return demoTokens{}, err
 	}
-	acme, err := iss.Mint(devissuer.Claims{
+	if t.acmeAdmin, err = mint(devissuer.Claims{
 		Subject: "alice", Email: "alice@acme.example", TenantID: "acme",
-		Roles: []string{"tenant-admin"}, Audience: []string{adminAudience}, TTL: tokenTTL,
-	})
-	if err != nil {
+		Roles: []string{"tenant-admin"}, Audience: []string{adminAudience},
+	}); err != nil {
 		return demoTokens{}, err
 	}
-	return demoTokens{platformAdmin: platform, acmeAdmin: acme}, nil
+	for _, a := range demoAgents {
+		tok, err := mint(a.claims(resource))
+		if err != nil {
+			return demoTokens{}, err
+		}
+		t.agents = append(t.agents, agentToken{env: a.env, who: fmt.Sprintf("%s (tenant %s, role %s)", a.email, a.tenant, a.role), token: tok})
+	}
+	if t.domainToken, err = mint(demoAgents[0].claims(domainResource)); err != nil {
+		return demoTokens{}, err
+	}
+	return t, nil
+}
+
+func (a demoAgent) claims(resource string) devissuer.Claims {
+	return devissuer.Claims{
+		Subject: a.subject, Email: a.email, TenantID: a.tenant,
+		Roles: []string{a.role}, Audience: []string{resource},
+	}
 }

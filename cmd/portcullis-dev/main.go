@@ -1,18 +1,21 @@
 // Command portcullis-dev is what `make run` runs: it brings up the local Portcullis system
-// from source on one machine (Postgres under ./.data, the dev OIDC issuer, the control plane
-// with embedded NATS), seeds a demo platform through the admin API, prints how to call it,
-// and on Ctrl-C stops everything in reverse order.
+// from source on one machine (Postgres under ./.data, the dev OIDC issuer, a dev CA, the control
+// plane over TLS with embedded NATS, the demo SaaS backend and two gateways over TLS), seeds a
+// demo platform through the admin API, prints how to call it and connect MCP clients, and on
+// Ctrl-C stops everything in reverse order.
 //
 // Environment (all optional): DATABASE_URL (use this Postgres instead of ./.data/pg), NATS_URL
 // (external NATS instead of the embedded one), PORTCULLIS_LISTEN (admin API, default
-// 127.0.0.1:8080), PORTCULLIS_DEV_PG_PORT (local cluster port, default 55432),
-// PORTCULLIS_LOG_LEVEL.
+// 127.0.0.1:8080), PORTCULLIS_NATS_LISTEN (embedded NATS, default 127.0.0.1:4222),
+// PORTCULLIS_DEV_PG_PORT (local cluster port, default 55432), PORTCULLIS_LOG_LEVEL.
 package main
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -53,7 +56,8 @@ func run() int {
 }
 
 // bringUp starts every component, in dependency order, pushing each onto stack so that it is
-// stopped in reverse order whatever happens next.
+// stopped in reverse order whatever happens next: gateways, demo backend, control plane, issuer,
+// Postgres.
 func bringUp(ctx context.Context, cfg config, logger *slog.Logger, stack *stopStack) error {
 	dsn, err := startPostgres(ctx, cfg, logger, stack)
 	if err != nil {
@@ -67,15 +71,80 @@ func bringUp(ctx context.Context, cfg config, logger *slog.Logger, stack *stopSt
 	if err != nil {
 		return err
 	}
-	cp, err := startControlPlane(ctx, cfg, dsn, iss.URL(), keys, logger, stack)
+	certs, err := ensureTLS(cfg)
 	if err != nil {
 		return err
 	}
-	tokens, err := mintTokens(iss)
+	cp, err := startControlPlane(ctx, cfg, dsn, iss.URL(), keys, certs, logger, stack)
 	if err != nil {
 		return err
 	}
-	seed(ctx, cp.adminURL, tokens.platformAdmin, os.Stdout)
-	printBanner(os.Stdout, cp.adminURL, iss.URL(), dsn, tokens)
+	resource := cfg.gatewayPublic + "/mcp"
+	domainResource, err := domainURL(cfg.gatewayPublic, demoDomain)
+	if err != nil {
+		return err
+	}
+	tokens, err := mintTokens(iss, resource, domainResource+"/mcp")
+	if err != nil {
+		return err
+	}
+	dp, err := startDataPlane(ctx, cfg, cp, gatewayInput{issuerURL: iss.URL(), keys: keys, certs: certs}, tokens, logger, stack)
+	if err != nil {
+		return err
+	}
+	printBanner(os.Stdout, bannerInfo{
+		adminURL: cp.adminURL, issuerURL: iss.URL(), dsn: redactDSN(dsn), caFile: certs.ca.CertFile,
+		mcpURL: resource, domainMCPURL: domainResource + "/mcp", gateways: dp.replicas, backendURL: dp.backendURL,
+		tokens: tokens,
+	})
 	return nil
+}
+
+// dataPlane is what startDataPlane started.
+type dataPlane struct {
+	backendURL string
+	replicas   []string // each gateway's MCP URL
+}
+
+// startDataPlane gives the demo backend its signing key and starts it, seeds the demo platform
+// (its tool source points at the backend), starts the gateways, and checks them as the demo users.
+func startDataPlane(ctx context.Context, cfg config, cp *controlPlane, in gatewayInput, tokens demoTokens,
+	logger *slog.Logger, stack *stopStack) (dataPlane, error) {
+	key, reused, err := ensureBackendKey(ctx, cp.client, cp.adminURL, tokens.platformAdmin, cfg.backendKeyFile)
+	if err != nil {
+		return dataPlane{}, err
+	}
+	logger.Info("backend signing key", "kid", key.kid, "reused", reused, "file", cfg.backendKeyFile)
+	backendURL, err := startBackend(cfg.backendAddr, key, logger, stack)
+	if err != nil {
+		return dataPlane{}, err
+	}
+	seed(ctx, cp.client, cp.adminURL, tokens.platformAdmin, backendURL, os.Stdout)
+	gateways, err := startGateways(ctx, cfg, cp, in, logger, stack)
+	if err != nil {
+		return dataPlane{}, err
+	}
+	dp := dataPlane{backendURL: backendURL}
+	for _, g := range gateways {
+		u, err := replicaURL(cfg.gatewayPublic+"/mcp", g)
+		if err != nil {
+			return dataPlane{}, err
+		}
+		dp.replicas = append(dp.replicas, u)
+	}
+	smokeCheck(ctx, in.certs.client(seedTimeout), dp.replicas, tokens, os.Stdout)
+	return dp, nil
+}
+
+// domainURL is publicURL with its hostname replaced by host (same scheme and port): the custom
+// domain's base URL on the same gateways.
+func domainURL(publicURL, host string) (string, error) {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("gateway public URL %q is not scheme://host[:port]", publicURL)
+	}
+	if p := u.Port(); p != "" {
+		host = net.JoinHostPort(host, p)
+	}
+	return u.Scheme + "://" + host, nil
 }

@@ -3,21 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	_ "embed"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/portcullis/portcullis/shared/localenv/demobackend"
 )
 
-// demoOpenAPI is the demo "orders/customers" API imported as the demo tool source.
-//
-//go:embed demo-openapi.json
-var demoOpenAPI []byte
-
 const (
-	demoBackendURL = "http://127.0.0.1:9100" // the demo backend joins make run with the gateway
 	seedTimeout    = 30 * time.Second
 	maxProblemSize = 8 << 10
 )
@@ -33,15 +28,17 @@ type seedStep struct {
 	body   any
 }
 
-func seedSteps() []seedStep {
+// seedSteps are the demo platform. The tool source is the demo backend's own OpenAPI document
+// (one document: what the backend serves is what is imported), served in-process at backendURL.
+func seedSteps(backendURL string) []seedStep {
 	return []seedStep{
 		{"tenant acme (delegation enabled)", http.MethodPost, "/v1/tenants",
 			map[string]any{"id": "acme", "name": "Acme Corp", "delegation_enabled": true}},
 		{"tenant globex (delegation disabled)", http.MethodPost, "/v1/tenants",
 			map[string]any{"id": "globex", "name": "Globex Inc", "delegation_enabled": false}},
 		{"tool source demo-orders (OpenAPI import)", http.MethodPost, "/v1/tool-sources",
-			map[string]any{"name": "demo-orders", "base_url": demoBackendURL, "timeout_ms": 3000,
-				"document": json.RawMessage(demoOpenAPI)}},
+			map[string]any{"name": "demo-orders", "base_url": backendURL, "timeout_ms": 3000,
+				"document": json.RawMessage(demobackend.OpenAPI())}},
 		{"access rule: role admin → all tools", http.MethodPost, "/v1/access-rules",
 			map[string]any{"name": "admins-all-tools", "tools": []string{"*"}, "roles": []string{"admin"}, "enabled": true}},
 		{"access rule: role viewer → read tools", http.MethodPost, "/v1/access-rules",
@@ -56,15 +53,16 @@ func seedSteps() []seedStep {
 				}},
 				"effect": "deny", "priority": 100, "enabled": true,
 			}},
+		{"custom domain " + demoDomain + " (tenant acme)", http.MethodPost, "/v1/domains",
+			map[string]any{"hostname": demoDomain, "tenant_id": "acme"}},
 	}
 }
 
 // seed runs every step, reporting each outcome; a failed step is reported with its
 // problem+json and the next one still runs (a half-seeded demo is still useful).
-func seed(ctx context.Context, adminURL, token string, out io.Writer) {
+func seed(ctx context.Context, client *http.Client, adminURL, token, backendURL string, out io.Writer) {
 	fmt.Fprintln(out, "\nSeeding the demo platform:")
-	client := &http.Client{Timeout: seedTimeout}
-	for _, s := range seedSteps() {
+	for _, s := range seedSteps(backendURL) {
 		status, body, err := call(ctx, client, adminURL, token, s)
 		switch {
 		case err != nil:

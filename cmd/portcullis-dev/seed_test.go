@@ -14,13 +14,14 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/portcullis/portcullis/shared/localenv/demobackend"
 	"github.com/portcullis/portcullis/shared/model"
 	"github.com/portcullis/portcullis/shared/policy"
 )
 
 func TestDemoDocumentIsValidOpenAPI3(t *testing.T) {
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(demoOpenAPI)
+	doc, err := loader.LoadFromData(demobackend.OpenAPI())
 	require.NoError(t, err)
 	require.NoError(t, doc.Validate(context.Background()))
 	require.True(t, strings.HasPrefix(doc.OpenAPI, "3."))
@@ -39,7 +40,7 @@ func TestDemoDocumentIsValidOpenAPI3(t *testing.T) {
 // TestSeedBodiesAreValidResources decodes each seed body strictly into the shared model type the
 // API decodes it into and runs its validation, so the seed cannot drift from the model.
 func TestSeedBodiesAreValidResources(t *testing.T) {
-	for _, s := range seedSteps() {
+	for _, s := range seedSteps("http://127.0.0.1:9100") {
 		t.Run(s.what, func(t *testing.T) {
 			raw, err := json.Marshal(s.body)
 			require.NoError(t, err)
@@ -63,7 +64,12 @@ func TestSeedBodiesAreValidResources(t *testing.T) {
 				}
 				strictDecode(t, raw, &v)
 				require.NoError(t, v.ToolSource.Validate())
-				require.JSONEq(t, string(demoOpenAPI), string(v.Document))
+				require.JSONEq(t, string(demobackend.OpenAPI()), string(v.Document))
+				require.Equal(t, "http://127.0.0.1:9100", v.BaseURL)
+			case "/v1/domains":
+				var v model.Domain
+				strictDecode(t, raw, &v)
+				require.NoError(t, v.Validate())
 			default:
 				t.Fatalf("no check for %s", s.path)
 			}
@@ -99,8 +105,8 @@ func TestSeedReportsOutcomes(t *testing.T) {
 	defer srv.Close()
 
 	var out bytes.Buffer
-	seed(context.Background(), srv.URL, "tok", &out)
-	require.Len(t, calls, len(seedSteps()), "a failing step must not stop the others")
+	seed(context.Background(), srv.Client(), srv.URL, "tok", "http://127.0.0.1:9100", &out)
+	require.Len(t, calls, len(seedSteps("")), "a failing step must not stop the others")
 	text := out.String()
 	require.Contains(t, text, "tenant acme (delegation enabled): already seeded")
 	require.Contains(t, text, "tool source demo-orders (OpenAPI import): created")

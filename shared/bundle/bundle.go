@@ -35,6 +35,10 @@ type Global struct {
 	MaskingRules []Entry[model.MaskingRule] `json:"masking_rules"`
 	BackendKeys  []SealedKey                `json:"backend_keys"`
 	Domains      []Entry[model.Domain]      `json:"domains,omitempty"`
+	// Rate limits and network rules are omitted when empty, so a bundle
+	// without any has the same bytes (and content hash) as before they existed.
+	RateLimits   []Entry[model.RateLimit]   `json:"rate_limits,omitempty"`
+	NetworkRules []Entry[model.NetworkRule] `json:"network_rules,omitempty"`
 }
 
 // Tenant is the content of one tenant's bundle.
@@ -43,6 +47,9 @@ type Tenant struct {
 	AccessRules  []Entry[model.AccessRule]  `json:"access_rules"`
 	Policies     []Entry[policy.Policy]     `json:"policies"`
 	MaskingRules []Entry[model.MaskingRule] `json:"masking_rules"`
+	// Enforced in addition to the global ones (omitted when empty, as in Global).
+	RateLimits   []Entry[model.RateLimit]   `json:"rate_limits,omitempty"`
+	NetworkRules []Entry[model.NetworkRule] `json:"network_rules,omitempty"`
 }
 
 // Entry is one stored resource: its ID (a UUID from Postgres) and its spec.

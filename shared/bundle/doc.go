@@ -26,8 +26,13 @@
 //	 "content_hash":"<64 hex>","deleted":true?,
 //	 "global":{"tools":[{"id":"<uuid>","spec":{...model.Tool}}],"access_rules":[...],
 //	           "policies":[...],"hooks":[...],"masking_rules":[...],
-//	           "backend_keys":[{"kid":"k1","status":"active","created_at":"...","sealed":"<base64>"}]}
-//	 | "tenant":{"tenant":{...model.Tenant},"access_rules":[...],"policies":[...],"masking_rules":[...]}}
+//	           "backend_keys":[{"kid":"k1","status":"active","created_at":"...","sealed":"<base64>"}],
+//	           "domains":[...]?,"rate_limits":[...]?,"network_rules":[...]?}
+//	 | "tenant":{"tenant":{...model.Tenant},"access_rules":[...],"policies":[...],"masking_rules":[...],
+//	           "rate_limits":[...]?,"network_rules":[...]?}}
+//
+// Fields marked ? are omitted when empty, so adding them did not change the
+// bytes (or content hash) of a bundle that has none.
 //
 // Backend HMAC secrets travel sealed (package seal, AES-256-GCM, key
 // PORTCULLIS_BUNDLE_SEAL_KEY, additional data = the kid): reading the bucket

@@ -35,6 +35,9 @@ func (e *EvalError) Unwrap() error { return e.Err }
 // final). On error the Decision is a deny naming what failed (fail closed),
 // so a caller that only looks at the Decision still refuses the call.
 func (c *Compiled) Evaluate(ctx context.Context, in Input) (Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return failed(&EvalError{Scope: Global, Err: err})
+	}
 	v, err := in.value()
 	if err != nil {
 		return failed(&EvalError{Scope: Global, Err: err})

@@ -35,7 +35,9 @@ func refs(prefix string, specs []spec) []Ref {
 
 func g(e Effect, prio int, name string) spec { return spec{effect: e, prio: prio, name: name} }
 
-func gOff(e Effect, prio int, name string) spec { return spec{effect: e, prio: prio, name: name, off: true} }
+func gOff(e Effect, prio int, name string) spec {
+	return spec{effect: e, prio: prio, name: name, off: true}
+}
 
 // TestMergeTable: global vs tenant, each pair of effects, delegation on and
 // off, priorities, ties and mask accumulation — through the compiled Rego.

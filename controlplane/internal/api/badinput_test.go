@@ -59,6 +59,24 @@ func specificCases(method, path string) []badCase {
 				badCase{"tenant unknown tool", policyBody("typo", "deny", "orders.lsit"), "", 422, "validation-failed", "tools[0]"})
 		}
 		return cs
+	case strings.HasSuffix(path, "rate-limits") || strings.HasSuffix(path, "rate-limits/:id"):
+		limit := func(k string, v any) map[string]any { b := rateLimitBody("bad-limit"); b[k] = v; return b }
+		return []badCase{
+			{"rpm zero", limit("requests_per_minute", 0), "", 422, "validation-failed", "requests_per_minute"},
+			{"rpm too high", limit("requests_per_minute", 100001), "", 422, "validation-failed", "requests_per_minute"},
+			{"unknown per", limit("per", "ip"), "", 422, "validation-failed", "per"},
+			{"negative burst", limit("burst", -1), "", 422, "validation-failed", "burst"},
+			{"bad tool pattern", limit("tools", []string{"orders/[x"}), "", 422, "validation-failed", "tools[0]"},
+		}
+	case strings.HasSuffix(path, "network-rules") || strings.HasSuffix(path, "network-rules/:id"):
+		rule := func(k string, v any) map[string]any { b := networkRuleBody("bad-net"); b[k] = v; return b }
+		return []badCase{
+			{"invalid cidr", rule("allow", []string{"10.0.0.0/33"}), "", 422, "validation-failed", "allow[0]"},
+			{"not an address", rule("block", []string{"evil.example"}), "", 422, "validation-failed", "block[0]"},
+			{"host bits", rule("block", []string{"10.1.2.3/8"}), "", 422, "validation-failed", "block[0]"},
+			{"ipv6 zone", rule("allow", []string{"fe80::1%eth0"}), "", 422, "validation-failed", "allow[0]"},
+			{"no lists", map[string]any{"name": "empty", "enabled": true}, "", 422, "validation-failed", "allow"},
+		}
 	case strings.HasSuffix(path, "/v1/tools") || strings.HasSuffix(path, "/v1/tools/:id"):
 		return []badCase{{"invalid tool name", toolBody("bad name!"), "", 422, "validation-failed", "name"}}
 	case path == "/v1/tool-sources":

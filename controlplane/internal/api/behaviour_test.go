@@ -177,7 +177,11 @@ func TestImportOpenAPI(t *testing.T) {
 	create := byName["createPet"]["input_schema"].(map[string]any)
 	require.Equal(t, map[string]any{"$ref": "#/$defs/Pet"}, create["properties"].(map[string]any)["body"])
 	require.Contains(t, create["$defs"], "Owner", "referenced schemas travel with the tool")
-	require.NotContains(t, byName["listPets"], "output_schema", "an array response has no MCP output schema")
+	list := byName["listPets"]["output_schema"].(map[string]any)
+	require.Equal(t, []any{"items"}, list["required"], "an array response is described as the gateway's {\"items\": [...]} wrapper")
+	for name, tool := range byName {
+		require.Equal(t, float64(3000), tool["timeout_ms"], "%s gets its source's (default) timeout", name)
+	}
 
 	listed := env.must(req{method: "GET", path: "/v1/tools", token: p}, http.StatusOK).json(t)
 	require.Len(t, listed["items"], 3)
@@ -193,10 +197,17 @@ func TestImportOpenAPI(t *testing.T) {
 	obj := env.must(req{method: "POST", path: "/v1/tool-sources", token: p, body: `{"name":"ping","base_url":"https://ping.example.test","document":` + doc + `}`}, http.StatusCreated).json(t)
 	require.Equal(t, "ping_one", obj["tools"].([]any)[0].(map[string]any)["name"])
 
+	// The source's timeout reaches the tools; its headers do not.
+	timed := env.must(req{method: "POST", path: "/v1/tool-sources", token: p, body: `{"name":"timed","base_url":"https://ping.example.test",` +
+		`"timeout_ms":1200,"headers":{"X-Api-Key":"secret"},"document":` + strings.Replace(doc, "ping one!", "timed", 1) + `}`}, http.StatusCreated).json(t)
+	timedTool := timed["tools"].([]any)[0].(map[string]any)
+	require.Equal(t, float64(1200), timedTool["timeout_ms"])
+	require.NotContains(t, fmt.Sprint(timedTool), "secret")
+
 	// Deleting the source deletes its tools, in one go.
 	env.must(req{method: "DELETE", path: "/v1/tool-sources/" + src["id"].(string), token: p}, http.StatusNoContent)
 	listed = env.must(req{method: "GET", path: "/v1/tools", token: p}, http.StatusOK).json(t)
-	require.Len(t, listed["items"], 1)
+	require.Len(t, listed["items"], 2)
 	env.must(req{method: "GET", path: "/v1/tool-sources/" + src["id"].(string), token: p}, http.StatusNotFound)
 }
 

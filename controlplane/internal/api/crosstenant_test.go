@@ -69,7 +69,7 @@ var crossTenantTable = map[string]exposure{
 }
 
 func init() {
-	for _, c := range []string{"access-rules", "policies", "hooks", "masking-rules"} {
+	for _, c := range []string{"access-rules", "policies", "hooks", "masking-rules", "rate-limits", "network-rules"} {
 		for _, m := range []string{"GET /v1/", "POST /v1/"} {
 			crossTenantTable[m+c] = platformRoute
 		}
@@ -108,7 +108,8 @@ func TestCrossTenant(t *testing.T) {
 	tokA := env.tenantToken(tenantA)
 	// Markers of B's data: none may appear in any response to A.
 	secrets := []string{"tb-secret", "Tenant tb", w.ids["tenant:access-rules"], w.ids["tenant:policies"],
-		w.ids["tenant:masking-rules"], w.ids["tenant:approvals"], w.ids["domains"]}
+		w.ids["tenant:masking-rules"], w.ids["tenant:approvals"], w.ids["domains"],
+		w.ids["tenant:rate-limits"], w.ids["tenant:network-rules"]}
 	before := env.snapshot()
 
 	for _, r := range env.e.Routes() {

@@ -57,6 +57,14 @@ func maskingBody(name string) map[string]any {
 	return map[string]any{"name": name, "detectors": []string{"email"}, "action": "redact", "enabled": true}
 }
 
+func rateLimitBody(name string) map[string]any {
+	return map[string]any{"name": name, "tools": []string{"orders.*"}, "per": "user", "requests_per_minute": 60, "enabled": true}
+}
+
+func networkRuleBody(name string) map[string]any {
+	return map[string]any{"name": name, "allow": []string{"203.0.113.0/24", "2001:db8::/32"}, "block": []string{"203.0.113.66"}, "enabled": true}
+}
+
 // petstore is a small OpenAPI document with three operations.
 const petstore = `openapi: 3.0.3
 info: {title: Pets, version: "1"}
@@ -166,6 +174,8 @@ func (env *env) populate() world {
 	w.ids["policies"] = env.create(p, "/v1/policies", policyBody("global-policy", "deny"))["id"].(string)
 	w.ids["hooks"] = env.create(p, "/v1/hooks", hookBody("global-hook"))["id"].(string)
 	w.ids["masking-rules"] = env.create(p, "/v1/masking-rules", maskingBody("global-mask"))["id"].(string)
+	w.ids["rate-limits"] = env.create(p, "/v1/rate-limits", rateLimitBody("global-limit"))["id"].(string)
+	w.ids["network-rules"] = env.create(p, "/v1/network-rules", networkRuleBody("global-net"))["id"].(string)
 	w.kid = env.create(p, "/v1/signing-keys", nil)["kid"].(string)
 	env.create(p, "/v1/domains", domainBody(platformHostname, ""))
 	// Tenant tb's domain: the "domains" id is tb's, the most sensitive one to probe with.
@@ -175,6 +185,8 @@ func (env *env) populate() world {
 	w.ids["tenant:access-rules"] = env.create(b, "/v1/tenants/tb/access-rules", accessRuleBody("tb-secret-rule"))["id"].(string)
 	w.ids["tenant:policies"] = env.create(b, "/v1/tenants/tb/policies", policyBody("tb-secret-policy", "deny"))["id"].(string)
 	w.ids["tenant:masking-rules"] = env.create(b, "/v1/tenants/tb/masking-rules", maskingBody("tb-secret-mask"))["id"].(string)
+	w.ids["tenant:rate-limits"] = env.create(b, "/v1/tenants/tb/rate-limits", rateLimitBody("tb-secret-limit"))["id"].(string)
+	w.ids["tenant:network-rules"] = env.create(b, "/v1/tenants/tb/network-rules", networkRuleBody("tb-secret-net"))["id"].(string)
 	w.ids["tenant:approvals"] = env.createApproval(tenantB, "tb-secret-user").ID
 	env.insertAudit(store.AuditEvent{ID: "evt-tb-secret", Time: time.Now().UTC(), TenantID: tenantB, UserID: "tb-secret-user",
 		Tool: "orders.list", Decision: "allow", Event: []byte(`{"id":"evt-tb-secret","tenant_id":"tb","user_id":"tb-secret-user"}`)})
@@ -202,6 +214,10 @@ func bodyFor(method, path string) any {
 		return maskingBody("probe-mask")
 	case strings.Contains(path, "hooks"):
 		return hookBody("probe-hook")
+	case strings.Contains(path, "rate-limits"):
+		return rateLimitBody("probe-limit")
+	case strings.Contains(path, "network-rules"):
+		return networkRuleBody("probe-net")
 	case strings.Contains(path, "domains"):
 		return domainBody("probe.customer.test", "")
 	case strings.Contains(path, "tool-sources"):

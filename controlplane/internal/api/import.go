@@ -67,8 +67,10 @@ func (s *server) importToolSource(c echo.Context) error {
 		return err
 	}
 	// Convert once before the transaction so a bad document never opens one;
-	// the source id is filled in below.
-	tools, err := openapiimport.Tools(doc, openapiimport.Defaults{BaseURL: src.BaseURL})
+	// the source id is filled in below. The tools carry the source's timeout
+	// (bundles hold tools, not sources) but never its headers (see
+	// openapiimport.Defaults).
+	tools, err := openapiimport.Tools(doc, openapiimport.Defaults{BaseURL: src.BaseURL, TimeoutMS: src.TimeoutMS})
 	if err != nil {
 		return validationProblem(err)
 	}

@@ -15,7 +15,8 @@ import (
 )
 
 // scopedKind is the one generic CRUD for the resources stored as a JSON spec
-// (store.Record): tools, access rules, policies, hooks, masking rules. Each
+// (store.Record): tools, access rules, policies, hooks, masking rules, rate
+// limits, network rules. Each
 // exists globally (/v1/<collection>) and, when tenant is set, per tenant
 // (/v1/tenants/:tenant/<collection>). T is the spec type from shared/model or
 // shared/policy; the request body is exactly T.
@@ -59,6 +60,16 @@ func scopedKinds(s *server) []routeTable {
 			s: s, kind: store.KindMaskingRule, collection: "masking-rules", tenant: true, listAccess: platformOnly,
 			name:     func(m *model.MaskingRule) string { return m.Name },
 			validate: func(m *model.MaskingRule, _ policy.ScopeKind) error { return m.Validate() },
+		},
+		&scopedKind[model.RateLimit]{
+			s: s, kind: store.KindRateLimit, collection: "rate-limits", tenant: true, listAccess: platformOnly,
+			name:     func(r *model.RateLimit) string { return r.Name },
+			validate: func(r *model.RateLimit, _ policy.ScopeKind) error { return r.Validate() },
+		},
+		&scopedKind[model.NetworkRule]{
+			s: s, kind: store.KindNetworkRule, collection: "network-rules", tenant: true, listAccess: platformOnly,
+			name:     func(n *model.NetworkRule) string { return n.Name },
+			validate: func(n *model.NetworkRule, _ policy.ScopeKind) error { return n.Validate() },
 		},
 	}
 }

@@ -61,6 +61,12 @@ func buildGlobal(snap store.Snapshot, sealer *seal.Sealer) (*bundle.Global, erro
 	if g.MaskingRules, err = entries[model.MaskingRule](snap, store.KindMaskingRule); err != nil {
 		return nil, err
 	}
+	if g.RateLimits, err = entries[model.RateLimit](snap, store.KindRateLimit); err != nil {
+		return nil, err
+	}
+	if g.NetworkRules, err = entries[model.NetworkRule](snap, store.KindNetworkRule); err != nil {
+		return nil, err
+	}
 	if g.BackendKeys, err = sealKeys(snap.BackendKeys, sealer); err != nil {
 		return nil, err
 	}
@@ -92,6 +98,12 @@ func buildTenant(snap store.Snapshot) (*bundle.Tenant, error) {
 		return nil, err
 	}
 	if t.MaskingRules, err = entries[model.MaskingRule](snap, store.KindMaskingRule); err != nil {
+		return nil, err
+	}
+	if t.RateLimits, err = entries[model.RateLimit](snap, store.KindRateLimit); err != nil {
+		return nil, err
+	}
+	if t.NetworkRules, err = entries[model.NetworkRule](snap, store.KindNetworkRule); err != nil {
 		return nil, err
 	}
 	return t, nil

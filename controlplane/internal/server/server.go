@@ -1,8 +1,9 @@
 // Package server assembles the control plane: migrations, the Postgres store,
 // NATS (embedded or external), admin token validation, the REST API, the
-// bundle relay, audit ingestion, fleet heartbeats and store maintenance,
-// behind one http.Server. cmd/portcullis-controlplane and the e2e tests both start the
-// control plane through New and Run, so they run exactly the same thing.
+// bundle relay, audit ingestion, fleet heartbeats, approvals (gateway checks
+// and webhooks, approvalsvc) and store maintenance, behind one http.Server.
+// cmd/portcullis-controlplane and the e2e tests both start the control plane
+// through New and Run, so they run exactly the same thing.
 //
 // Readiness: /readyz reports the database only. Writes go to Postgres and
 // reach NATS through the outbox, so the API keeps accepting them while NATS
@@ -34,6 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/portcullis/portcullis/controlplane/internal/api"
+	"github.com/portcullis/portcullis/controlplane/internal/approvalsvc"
 	"github.com/portcullis/portcullis/controlplane/internal/auditingest"
 	"github.com/portcullis/portcullis/controlplane/internal/config"
 	"github.com/portcullis/portcullis/controlplane/internal/fleet"
@@ -228,9 +230,20 @@ func (s *Server) buildWorkers(reg prometheus.Registerer) error {
 	if err != nil {
 		return err
 	}
+	notifier, err := approvalsvc.NewNotifier(approvalsvc.NotifierConfig{Store: s.store, Logger: s.log, Metrics: reg})
+	if err != nil {
+		return err
+	}
+	approvals, err := approvalsvc.New(approvalsvc.Config{
+		NC: s.nc, Store: s.store, Wake: notifier.Wake, Logger: s.log, Metrics: reg,
+	})
+	if err != nil {
+		return err
+	}
 	s.workers = map[string]worker{
 		"relay": rl, "auditingest": in, "fleet": fl,
 		"maintenance": &maintenance{store: s.store, log: s.log.With("component", "maintenance"), interval: time.Hour},
+		"approvals":   approvals, "approval-webhooks": notifier,
 	}
 	return nil
 }

@@ -24,11 +24,13 @@ var kinds = map[Kind]kindInfo{
 	KindPolicy:      {table: "policies", scoped: true},
 	KindHook:        {table: "hooks", scoped: true},
 	KindMaskingRule: {table: "masking_rules", scoped: true},
+	KindRateLimit:   {table: "rate_limits", scoped: true},
+	KindNetworkRule: {table: "network_rules", scoped: true},
 }
 
 // ScopedKinds are the kinds that exist both globally and per tenant, in the
 // order a snapshot lists them.
-var ScopedKinds = []Kind{KindAccessRule, KindPolicy, KindHook, KindMaskingRule}
+var ScopedKinds = []Kind{KindAccessRule, KindPolicy, KindHook, KindMaskingRule, KindRateLimit, KindNetworkRule}
 
 // PlatformKinds are the platform-owned kinds (global scope only).
 var PlatformKinds = []Kind{KindToolSource, KindTool}

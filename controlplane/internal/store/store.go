@@ -47,6 +47,8 @@ const (
 	KindPolicy      Kind = "policies"
 	KindHook        Kind = "hooks"
 	KindMaskingRule Kind = "masking_rules"
+	KindRateLimit   Kind = "rate_limits"
+	KindNetworkRule Kind = "network_rules"
 )
 
 // Record is one stored resource. Revision is the row's own version (ETag,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -14,6 +15,8 @@ import (
 
 	"github.com/portcullis/portcullis/dataplane/internal/bundlestore"
 	"github.com/portcullis/portcullis/dataplane/internal/mcp"
+	"github.com/portcullis/portcullis/dataplane/internal/netrules"
+	"github.com/portcullis/portcullis/dataplane/internal/pipeline"
 	sharedauthn "github.com/portcullis/portcullis/shared/authn"
 )
 
@@ -40,6 +43,10 @@ type Config struct {
 	// ScopesSupported, when set, is advertised in the metadata.
 	ScopesSupported []string
 	Logger          *slog.Logger
+	// TrustedProxies are the load balancers and proxies in front of the
+	// gateway whose X-Forwarded-For is believed (netrules.ClientIP); empty:
+	// the client address is the connection's peer, whatever headers say.
+	TrustedProxies []netip.Prefix
 	// Registerer receives the layer's metrics; nil leaves them unregistered.
 	Registerer prometheus.Registerer
 }
@@ -119,8 +126,23 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			return
 		}
 		a.count(outcomeOK)
-		next.ServeHTTP(w, r.WithContext(mcp.ContextWithPrincipal(r.Context(), p)))
+		ctx := mcp.ContextWithPrincipal(r.Context(), p)
+		ctx = pipeline.ContextWithRequestInfo(ctx, a.requestInfo(r))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// maxUserAgent bounds the user agent kept for the audit trail and policies.
+const maxUserAgent = 256
+
+// requestInfo is what the pipeline learns about the HTTP request: the client
+// address (network rules, policies, audit) and the user agent.
+func (a *Authenticator) requestInfo(r *http.Request) pipeline.RequestInfo {
+	info := pipeline.RequestInfo{UserAgent: strings.ToValidUTF8(truncate(r.UserAgent(), maxUserAgent), "")}
+	if ip := netrules.ClientIP(r, a.cfg.TrustedProxies); ip.IsValid() {
+		info.ClientIP = ip.String()
+	}
+	return info
 }
 
 func (a *Authenticator) rejectToken(w http.ResponseWriter, r *http.Request, route Route, err error) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/portcullis/portcullis/dataplane/internal/mcp"
 	"github.com/portcullis/portcullis/shared/authn"
+	"github.com/portcullis/portcullis/shared/model"
 	"github.com/portcullis/portcullis/shared/seal"
 )
 
@@ -40,6 +42,10 @@ const (
 	EnvIssuers        = "PORTCULLIS_ISSUERS"
 	EnvAllowedOrigins = "PORTCULLIS_ALLOWED_ORIGINS"
 	EnvLogLevel       = "PORTCULLIS_LOG_LEVEL"
+	// EnvTrustedProxies: comma-separated CIDRs (or addresses) of the load
+	// balancers in front of the gateway, whose X-Forwarded-For is believed
+	// for the client address (network rules, policies, audit).
+	EnvTrustedProxies = "PORTCULLIS_TRUSTED_PROXIES"
 )
 
 // gatewayIDPattern is what the control plane's fleet accepts (and
@@ -89,6 +95,9 @@ type Config struct {
 	// AllowedOrigins are browser origins allowed to call /mcp.
 	AllowedOrigins []string
 	LogLevel       slog.Level
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
+	// empty (the default): the client address is the connection's peer.
+	TrustedProxies []netip.Prefix
 
 	// Not bound to the environment: fixed values tests may shorten.
 	ShutdownTimeout    time.Duration // time in-flight requests get to finish
@@ -189,6 +198,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		c.Issuers = iss
 	}
 	list(EnvAllowedOrigins, &c.AllowedOrigins)
+	if v := strings.TrimSpace(getenv(EnvTrustedProxies)); v != "" {
+		proxies, err := parseTrustedProxies(splitList(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvTrustedProxies, err))
+		}
+		c.TrustedProxies = proxies
+	}
 	if v := strings.TrimSpace(getenv(EnvLogLevel)); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not debug, info, warn or error", EnvLogLevel, v))
@@ -227,6 +243,19 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// parseTrustedProxies parses CIDRs without host bits or single addresses.
+func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		p, err := model.ParseCIDR(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // parseIssuers decodes PORTCULLIS_ISSUERS strictly: a misspelt field must

@@ -12,6 +12,8 @@ import (
 	"github.com/portcullis/portcullis/dataplane/internal/bundlestore"
 	"github.com/portcullis/portcullis/dataplane/internal/forward"
 	"github.com/portcullis/portcullis/dataplane/internal/mcp"
+	"github.com/portcullis/portcullis/dataplane/internal/netrules"
+	"github.com/portcullis/portcullis/dataplane/internal/ratelimit"
 	"github.com/portcullis/portcullis/shared/seal"
 )
 
@@ -39,6 +41,11 @@ type Config struct {
 	// Audit receives one event per request; nil discards them.
 	Audit Recorder
 
+	// RateLimiter holds the rate-limit buckets; nil means a limiter of the
+	// pipeline's own that does not split budgets between replicas (give one
+	// built with ratelimit.Config.Replicas = Fleet.Replicas in production).
+	RateLimiter *ratelimit.Limiter
+
 	// MaxTenantViews bounds the tenant access views cached per global bundle;
 	// 0 means access.DefaultMaxTenantViews.
 	MaxTenantViews int
@@ -59,6 +66,8 @@ type Pipeline struct {
 	masker    Masker
 	audit     Recorder
 	catalogs  catalogs
+	netrules  netrules.Cache     // compiled network rules per bundle
+	limiter   *ratelimit.Limiter // rate-limit buckets
 	log       *slog.Logger
 	metrics   *metrics
 	now       func() time.Time
@@ -96,6 +105,9 @@ func New(cfg Config) (*Pipeline, error) {
 	if p.audit == nil {
 		p.audit = DiscardAudit{}
 	}
+	if p.limiter = cfg.RateLimiter; p.limiter == nil {
+		p.limiter = ratelimit.New(ratelimit.Config{Now: cfg.Now})
+	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -116,6 +128,9 @@ func (p *Pipeline) List(ctx context.Context) ([]mcp.Tool, error) {
 	r, done := p.begin(ctx, methodList)
 	defer done()
 
+	if err := p.checkNetwork(r); err != nil { // IP allow/block lists
+		return nil, err
+	}
 	visible := r.View.Visible(&r.Principal) // layer 3: access control
 	p.listDecision(r)
 	tools := r.catalog().listing(visible)
@@ -132,7 +147,13 @@ func (p *Pipeline) Call(ctx context.Context, name string, args json.RawMessage) 
 	defer done()
 	r.Name, r.Args = name, args
 
+	if err := p.checkNetwork(r); err != nil { // IP allow/block lists
+		return mcp.CallResult{}, err
+	}
 	if err := p.checkAccess(r); err != nil { // layer 3: access control
+		return mcp.CallResult{}, err
+	}
+	if err := p.checkRateLimit(r); err != nil { // rate limits
 		return mcp.CallResult{}, err
 	}
 	if err := p.policies.Check(ctx, r); err != nil { // layer 4: policies (seam)

@@ -1,12 +1,12 @@
 // Package openapiimport turns an OpenAPI 3 document into MCP tools, one per
-// operation. It is pure: the document is parsed from memory and external
-// $refs are refused, so an uploaded document can make the control plane read
-// neither its own files nor the network.
+// operation, with self-contained JSON Schema 2020-12 input and output
+// schemas (schema.go). It is pure: the document is parsed from memory and
+// external $refs are refused, so an uploaded document can make the control
+// plane read neither its own files nor the network.
 package openapiimport
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -21,6 +21,12 @@ import (
 
 // MaxOperations bounds the tools one document may create.
 const MaxOperations = 1000
+
+// MaxSchemaNodes bounds the schema objects one import generates. Every tool
+// gets its own copy of the component schemas it reaches, so a document
+// within the body limit could otherwise expand a large component graph once
+// per operation into gigabytes (and into a bundle no gateway could load).
+const MaxSchemaNodes = 100_000
 
 // maxDescription is the longest tool description (model.Tool).
 const maxDescription = 2000
@@ -45,7 +51,13 @@ func Load(ctx context.Context, data []byte) (*openapi3.T, error) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		return nil, docError("openapi version %q is not supported: use 3.x", doc.OpenAPI)
 	}
-	if err := doc.Validate(ctx, openapi3.DisableExamplesValidation()); err != nil {
+	// Examples and defaults are annotations (kept, never checked), and
+	// patterns are ECMA 262 regular expressions that Go's regexp cannot
+	// always compile (the conversion drops those, see stringKeywords): none
+	// of them may make an otherwise good document fail.
+	err = doc.Validate(ctx, openapi3.DisableExamplesValidation(), openapi3.DisableSchemaDefaultsValidation(),
+		openapi3.DisableSchemaPatternValidation())
+	if err != nil {
 		return nil, docError("invalid OpenAPI document: %v", err)
 	}
 	return doc, nil
@@ -56,21 +68,28 @@ func docError(format string, args ...any) error {
 }
 
 // Defaults are the fields every imported tool takes from its source.
+// TimeoutMS is copied into every tool because a bundle carries tools, not
+// sources: a tool without its own timeout would get the gateway's default,
+// not its source's. The source's fixed headers are deliberately NOT copied:
+// they may hold credentials, and tools travel in unencrypted bundles.
 type Defaults struct {
-	SourceID string
-	BaseURL  string
+	SourceID  string
+	BaseURL   string
+	TimeoutMS int
 }
 
 // Tools converts every operation of doc to a tool, in a stable order (paths
 // sorted, methods in a fixed order). Problems with individual operations are
 // reported together, each under "operations[METHOD path]".
 func Tools(doc *openapi3.T, d Defaults) ([]model.Tool, error) {
-	var probs model.Problems
-	var tools []model.Tool
-	seen := map[string]string{} // tool name → operation that took it
 	if doc.Paths == nil {
 		return nil, nil
 	}
+	var probs model.Problems
+	var tools []model.Tool
+	var fields []string         // the operation of each tool, for its problems
+	seen := map[string]string{} // tool name → operation that took it
+	b := &budget{left: MaxSchemaNodes}
 	paths := doc.Paths.Map()
 	keys := make([]string, 0, len(paths))
 	for p := range paths {
@@ -89,7 +108,12 @@ func Tools(doc *openapi3.T, d Defaults) ([]model.Tool, error) {
 				probs.Add("document", "more than %d operations", MaxOperations)
 				return nil, probs.Err()
 			}
-			t, err := convert(doc, method, p, item, op, d)
+			t, err := convert(method, p, item, op, d, b)
+			if b.exhausted {
+				probs.Add("document", "the operations' schemas expand to more than %d schema objects (each tool carries "+
+					"its own copy of the schemas it references): split the document", MaxSchemaNodes)
+				return nil, probs.Err()
+			}
 			if err != nil {
 				probs.Merge(field, err)
 				continue
@@ -99,11 +123,15 @@ func Tools(doc *openapi3.T, d Defaults) ([]model.Tool, error) {
 				continue
 			}
 			seen[t.Name] = fmt.Sprintf("%s %s", method, p)
-			if err := t.Validate(); err != nil {
-				probs.Merge(field, err)
-				continue
-			}
 			tools = append(tools, t)
+			fields = append(fields, field)
+		}
+	}
+	// Validation compiles the schemas, the expensive part: it runs only once
+	// the whole document converted within its budget.
+	for i, t := range tools {
+		if err := t.Validate(); err != nil {
+			probs.Merge(fields[i], err)
 		}
 	}
 	if err := probs.Err(); err != nil {
@@ -112,28 +140,32 @@ func Tools(doc *openapi3.T, d Defaults) ([]model.Tool, error) {
 	return tools, nil
 }
 
-// methods are the HTTP methods an operation may have, in output order.
-var methods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"}
+// methods are the HTTP methods a tool may use (model.Tool), in output
+// order. Operations on other methods (HEAD, OPTIONS, TRACE) are skipped:
+// they return no content an agent could use, and one of them must not make
+// the rest of the document fail to import.
+var methods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 // convert builds one tool.
-func convert(doc *openapi3.T, method, path string, item *openapi3.PathItem, op *openapi3.Operation, d Defaults) (model.Tool, error) {
+func convert(method, path string, item *openapi3.PathItem, op *openapi3.Operation, d Defaults, b *budget) (model.Tool, error) {
 	t := model.Tool{
 		Name:        ToolName(op.OperationID, method, path),
 		Title:       truncate(strings.TrimSpace(op.Summary), 200),
 		Description: description(op),
 		SourceID:    d.SourceID,
 		BaseURL:     d.BaseURL,
+		TimeoutMS:   d.TimeoutMS,
 		Method:      method,
 		Path:        path,
 		Active:      true,
 	}
-	in, params, err := inputSchema(doc, item, op)
+	in, params, err := inputSchema(item, op, b)
 	if err != nil {
 		return t, err
 	}
 	t.InputSchema, t.Params = in, params
-	t.OutputSchema, err = outputSchema(doc, op)
-	return t, err
+	t.OutputSchema = outputSchema(op, b)
+	return t, nil
 }
 
 // description is the operation's description, else its summary, cut to the
@@ -182,7 +214,8 @@ func sanitize(s string) string {
 // inputSchema merges the operation's path, query and header parameters and
 // its JSON request body into one object schema: one property per parameter,
 // plus "body".
-func inputSchema(doc *openapi3.T, item *openapi3.PathItem, op *openapi3.Operation) (map[string]any, []model.Param, error) {
+func inputSchema(item *openapi3.PathItem, op *openapi3.Operation, b *budget) (map[string]any, []model.Param, error) {
+	c := newConverter(request, b)
 	props := map[string]any{}
 	var required []string
 	var params []model.Param
@@ -207,18 +240,7 @@ func inputSchema(doc *openapi3.T, item *openapi3.PathItem, op *openapi3.Operatio
 			probs.Add("parameters."+p.Name, "parameter name %q is used twice (or is the reserved \"body\")", p.Name)
 			continue
 		}
-		schema := map[string]any{}
-		if p.Schema != nil {
-			schema = toJSONSchema(p.Schema)
-		} else if mt := firstJSON(p.Content); mt != nil && mt.Schema != nil {
-			schema = toJSONSchema(mt.Schema)
-		}
-		if p.Description != "" {
-			if _, ok := schema["description"]; !ok {
-				schema["description"] = truncate(p.Description, maxDescription)
-			}
-		}
-		props[p.Name] = schema
+		props[p.Name] = paramSchema(c, p)
 		if p.Required || p.In == openapi3.ParameterInPath {
 			required = append(required, p.Name)
 		}
@@ -229,11 +251,7 @@ func inputSchema(doc *openapi3.T, item *openapi3.PathItem, op *openapi3.Operatio
 		mt := firstJSON(rb.Content)
 		switch {
 		case mt != nil:
-			schema := map[string]any{}
-			if mt.Schema != nil {
-				schema = toJSONSchema(mt.Schema)
-			}
-			props["body"] = schema
+			props["body"] = c.ref(mt.Schema)
 			if rb.Required {
 				required = append(required, "body")
 			}
@@ -255,7 +273,26 @@ func inputSchema(doc *openapi3.T, item *openapi3.PathItem, op *openapi3.Operatio
 		sort.Strings(required)
 		schema["required"] = required
 	}
-	return withDefs(doc, schema), params, nil
+	return c.document(schema), params, nil
+}
+
+// paramSchema is a parameter's schema (from "schema", else from its JSON
+// "content"), described by the parameter's description unless the schema
+// has its own.
+func paramSchema(c *converter, p *openapi3.Parameter) any {
+	var ref *openapi3.SchemaRef
+	if p.Schema != nil {
+		ref = p.Schema
+	} else if mt := firstJSON(p.Content); mt != nil {
+		ref = mt.Schema
+	}
+	schema := c.ref(ref)
+	if m, ok := schema.(map[string]any); ok && p.Description != "" {
+		if _, has := m["description"]; !has {
+			m["description"] = truncate(p.Description, maxDescription)
+		}
+	}
+	return schema
 }
 
 // ignoredHeaders are header parameters OpenAPI ignores.
@@ -279,29 +316,74 @@ func mergeParams(pathLevel, opLevel openapi3.Parameters) openapi3.Parameters {
 	return append(out, opLevel...)
 }
 
-// outputSchema is the schema of the 200 (else 201) JSON response, if any.
-// MCP structured output is always an object, so a response of another type
-// (an array, a string) gets no output schema: the agent sees it as text.
-func outputSchema(doc *openapi3.T, op *openapi3.Operation) (map[string]any, error) {
-	if op.Responses == nil {
-		return nil, nil
+// outputSchema describes the structuredContent the gateway returns for the
+// operation's JSON success response (successSchema). The gateway (dataplane
+// forward.success) passes a JSON object through and wraps a JSON array as
+// {"items": [...]}; anything else is text only. So an object response gets
+// its own schema, an array response the schema of that wrapper, and any
+// other response none: MCP clients reject a result whose structuredContent
+// is missing or differs from the declared outputSchema, so declaring one
+// for a scalar response would break every call.
+func outputSchema(op *openapi3.Operation, b *budget) map[string]any {
+	root := successSchema(op)
+	if root == nil {
+		return nil
 	}
-	for _, status := range []int{200, 201} {
-		r := op.Responses.Status(status)
-		if r == nil || r.Value == nil {
+	c := newConverter(response, b)
+	// The top level is inlined (not a $ref into $defs) with exactly the type
+	// the gateway produces: a nullable or multi-typed response still reaches
+	// the agent as an object, or as no structured content at all.
+	top := *root
+	top.Nullable = false
+	switch kind(root, 0) {
+	case openapi3.TypeObject:
+		top.Type = &openapi3.Types{openapi3.TypeObject}
+		out, ok := c.schema(&top).(map[string]any)
+		if !ok {
+			return nil
+		}
+		return c.document(out)
+	case openapi3.TypeArray:
+		top.Type = &openapi3.Types{openapi3.TypeArray}
+		return c.document(map[string]any{
+			"type":                 "object",
+			"properties":           map[string]any{"items": c.schema(&top)},
+			"required":             []string{"items"},
+			"additionalProperties": false,
+		})
+	default:
+		return nil
+	}
+}
+
+// successSchema is the resolved schema of the operation's JSON success
+// response. Every declared 2xx response must carry that same schema: if one
+// (a 204, a 202 Accepted) has no JSON body, or another shape, the gateway
+// would return structured content that does not match the declared output
+// schema, which MCP clients reject. The "default" response is not counted:
+// documents use it for errors.
+func successSchema(op *openapi3.Operation) *openapi3.Schema {
+	if op.Responses == nil {
+		return nil
+	}
+	var found *openapi3.Schema
+	for code, r := range op.Responses.Map() {
+		if len(code) != 3 || code[0] != '2' { // "200"…"299" and "2XX"
 			continue
 		}
-		if mt := firstJSON(r.Value.Content); mt != nil && mt.Schema != nil && mt.Schema.Value != nil {
-			if !mt.Schema.Value.Type.Is(openapi3.TypeObject) {
-				return nil, nil
-			}
-			s := toJSONSchema(mt.Schema)
-			s["type"] = "object" // explicit even when the object is behind a $ref
-			s["$schema"] = schemaDialect
-			return withDefs(doc, s), nil
+		if r == nil || r.Value == nil {
+			return nil
 		}
+		mt := firstJSON(r.Value.Content)
+		if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+			return nil
+		}
+		if found != nil && found != mt.Schema.Value {
+			return nil
+		}
+		found = mt.Schema.Value
 	}
-	return nil, nil
+	return found
 }
 
 // firstJSON returns the application/json (or other +json) media type.
@@ -320,129 +402,6 @@ func firstJSON(c openapi3.Content) *openapi3.MediaType {
 		}
 	}
 	return nil
-}
-
-// componentRef is how kin-openapi writes a reference to a component schema.
-const componentRef = "#/components/schemas/"
-
-// toJSONSchema converts an OpenAPI schema (3.0 dialect) to JSON Schema 2020-12.
-// References to component schemas become references into "$defs" (added by
-// withDefs); a reference is kept rather than inlined so recursive schemas work.
-func toJSONSchema(ref *openapi3.SchemaRef) map[string]any {
-	raw, err := json.Marshal(ref)
-	if err != nil {
-		return map[string]any{}
-	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return map[string]any{}
-	}
-	m, ok := rewrite(v).(map[string]any)
-	if !ok {
-		return map[string]any{}
-	}
-	return m
-}
-
-// rewrite walks a schema turning OpenAPI 3.0 keywords into their 2020-12
-// equivalents.
-func rewrite(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, val := range x {
-			x[k] = rewrite(val)
-		}
-		if r, ok := x["$ref"].(string); ok && strings.HasPrefix(r, componentRef) {
-			x["$ref"] = "#/$defs/" + strings.TrimPrefix(r, componentRef)
-		}
-		if n, ok := x["nullable"].(bool); ok {
-			delete(x, "nullable")
-			if t, ok := x["type"].(string); ok && n {
-				x["type"] = []any{t, "null"}
-			}
-		}
-		if ex, ok := x["example"]; ok {
-			delete(x, "example")
-			x["examples"] = []any{ex}
-		}
-		for _, k := range []string{"discriminator", "xml", "externalDocs"} {
-			delete(x, k)
-		}
-		for _, k := range []string{"exclusiveMinimum", "exclusiveMaximum"} {
-			if b, ok := x[k].(bool); ok { // 3.0's boolean form
-				delete(x, k)
-				bound := map[string]string{"exclusiveMinimum": "minimum", "exclusiveMaximum": "maximum"}[k]
-				if b {
-					if n, ok := x[bound]; ok {
-						x[k] = n
-						delete(x, bound)
-					}
-				}
-			}
-		}
-		return x
-	case []any:
-		for i := range x {
-			x[i] = rewrite(x[i])
-		}
-		return x
-	default:
-		return v
-	}
-}
-
-// withDefs adds to schema, under "$defs", every component schema it refers
-// to, transitively.
-func withDefs(doc *openapi3.T, schema map[string]any) map[string]any {
-	if doc.Components == nil || len(doc.Components.Schemas) == 0 {
-		return schema
-	}
-	defs := map[string]any{}
-	queue := refsIn(schema, nil)
-	for len(queue) > 0 {
-		name := queue[0]
-		queue = queue[1:]
-		if _, done := defs[name]; done {
-			continue
-		}
-		ref, ok := doc.Components.Schemas[name]
-		if !ok || ref == nil {
-			continue
-		}
-		var s map[string]any
-		if ref.Value != nil {
-			s = toJSONSchema(&openapi3.SchemaRef{Value: ref.Value})
-		} else {
-			s = toJSONSchema(ref)
-		}
-		defs[name] = s
-		queue = refsIn(s, queue)
-	}
-	if len(defs) > 0 {
-		schema["$defs"] = defs
-	}
-	return schema
-}
-
-// refsIn appends to acc the component names v refers to.
-func refsIn(v any, acc []string) []string {
-	switch x := v.(type) {
-	case map[string]any:
-		if r, ok := x["$ref"].(string); ok && strings.HasPrefix(r, "#/$defs/") {
-			acc = append(acc, strings.TrimPrefix(r, "#/$defs/"))
-		}
-		for k, val := range x {
-			if k == "$defs" {
-				continue
-			}
-			acc = refsIn(val, acc)
-		}
-	case []any:
-		for _, val := range x {
-			acc = refsIn(val, acc)
-		}
-	}
-	return acc
 }
 
 // truncate cuts s to at most n runes.

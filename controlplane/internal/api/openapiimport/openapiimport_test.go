@@ -101,13 +101,15 @@ components:
 
 	node := in["$defs"].(map[string]any)["Node"].(map[string]any)
 	np := node["properties"].(map[string]any)
-	require.Equal(t, []any{"string", "null"}, np["name"].(map[string]any)["type"])
+	require.Equal(t, []string{"string", "null"}, np["name"].(map[string]any)["type"])
 	require.Equal(t, []any{"leaf"}, np["name"].(map[string]any)["examples"])
 	require.Equal(t, float64(0), np["size"].(map[string]any)["exclusiveMinimum"])
 	require.NotContains(t, np["size"], "minimum")
 
 	require.Equal(t, "object", tool.OutputSchema["type"])
-	require.Contains(t, tool.OutputSchema["$defs"], "Node")
+	require.NotContains(t, tool.OutputSchema, "$ref", "the top-level reference is inlined")
+	require.Contains(t, tool.OutputSchema["properties"], "children")
+	require.Contains(t, tool.OutputSchema["$defs"], "Node", "the recursion still goes through $defs")
 }
 
 func TestRejectedDocuments(t *testing.T) {
@@ -185,6 +187,7 @@ func FuzzImport(f *testing.F) {
 	f.Add([]byte(header + "paths:\n  /x/{id}:\n    get:\n      parameters: [{name: id, in: path, required: true, schema: {type: string}}]\n      responses: {'200': {description: ok, content: {application/json: {schema: {type: object}}}}}\n"))
 	f.Add([]byte(`{"openapi":"3.0.3","info":{"title":"t","version":"1"},"paths":{"/a":{"post":{"requestBody":{"content":{"application/json":{"schema":{"$ref":"#/components/schemas/A"}}}},"responses":{"204":{"description":"ok"}}}}},"components":{"schemas":{"A":{"type":"object","properties":{"a":{"$ref":"#/components/schemas/A"}}}}}}`))
 	f.Add([]byte("openapi: 3.1.0\n"))
+	f.Add([]byte(petstore30))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc, err := Load(context.Background(), data)
 		if err != nil {

@@ -1,0 +1,3 @@
+module github.com/portcullis/portcullis/bench
+
+go 1.26.8

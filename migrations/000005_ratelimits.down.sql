@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS network_rules;
+DROP TABLE IF EXISTS rate_limits;
