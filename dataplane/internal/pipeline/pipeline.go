@@ -165,6 +165,9 @@ func (p *Pipeline) Call(ctx context.Context, name string, args json.RawMessage) 
 	if err := p.validate(r); err != nil { // input schema
 		return mcp.CallResult{}, err
 	}
+	if err := p.confirm(ctx, r); err != nil { // approvals the policies require (last: they consume)
+		return mcp.CallResult{}, p.refuse(r, "policy", err)
+	}
 	res := p.forward(ctx, r)               // signed forwarding
 	res, err := p.masker.Mask(ctx, r, res) // layer 6: masking (seam)
 	if err != nil {

@@ -40,6 +40,10 @@ type Request struct {
 	pos    int      // the granted tool's position in cat
 	tenant string
 	user   string
+
+	// Added by the policy layer (confirm.go), append-only.
+	confirms []Confirmer // run right before forwarding
+	masking  []string    // masking rule names for layer 6
 }
 
 // RequestInfo is what the HTTP layer knows about the request that the MCP
@@ -49,6 +53,9 @@ type RequestInfo struct {
 	ClientIP  string
 	UserAgent string
 	Country   string // from the configured geo header, if any
+	// ResourceMetadata is the RFC 9728 metadata URL of the host the request
+	// arrived on (a step-up challenge points to it); "" when unknown.
+	ResourceMetadata string
 }
 
 type requestInfoKey struct{}

@@ -47,6 +47,7 @@ import (
 	"github.com/portcullis/portcullis/dataplane/internal/forward"
 	"github.com/portcullis/portcullis/dataplane/internal/mcp"
 	"github.com/portcullis/portcullis/dataplane/internal/pipeline"
+	"github.com/portcullis/portcullis/dataplane/internal/ratelimit"
 	sharedauthn "github.com/portcullis/portcullis/shared/authn"
 	"github.com/portcullis/portcullis/shared/seal"
 	"github.com/portcullis/portcullis/shared/tlsconfig"
@@ -67,6 +68,7 @@ type Server struct {
 	nc        *nats.Conn
 	store     *bundlestore.NATS
 	pipe      *pipeline.Pipeline
+	fleet     *ratelimit.Fleet // live replica count: rate-limit budgets are split by it
 	fwd       *forward.Forwarder
 	http      *http.Server
 
@@ -205,9 +207,12 @@ func (s *Server) buildPipeline(sealer *seal.Sealer, reg prometheus.Registerer) (
 	}
 	s.fwd = fwd
 	s.closers = append(s.closers, fwd.Close)
+	s.fleet = ratelimit.NewFleet(s.cfg.HeartbeatInterval, nil)
 	pipe, err := pipeline.New(pipeline.Config{
 		Source: s.store, Backend: fwd, Sealer: sealer, GatewayID: s.cfg.GatewayID, Audit: audit,
-		Logger: s.log.With("component", "pipeline"), Registerer: reg,
+		RateLimiter: ratelimit.New(ratelimit.Config{Replicas: s.fleet.Replicas}),
+		Logger:      s.log.With("component", "pipeline"), Registerer: reg,
+		Policies: s.policyLayer(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
@@ -230,7 +235,7 @@ func (s *Server) buildHandler(ctx context.Context, tools mcp.Tools, reg *prometh
 	}
 	auth, err := authn.New(authn.Config{
 		PublicURL: s.publicURL, Validator: validator, Bundles: s.store, AuthorizationServers: servers,
-		Logger: s.log, Registerer: reg,
+		TrustedProxies: s.cfg.TrustedProxies, Logger: s.log, Registerer: reg,
 	})
 	if err != nil {
 		return nil, err
@@ -244,7 +249,7 @@ func (s *Server) buildHandler(ctx context.Context, tools mcp.Tools, reg *prometh
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", s.readyGate(auth.Middleware(transport)))
+	mux.Handle("/mcp", s.readyGate(auth.Middleware(withResourceMetadata(auth, transport))))
 	mux.Handle(authn.MetadataPath, auth.MetadataHandler())
 	mux.Handle(authn.MetadataPath+"/mcp", auth.MetadataHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -314,6 +319,11 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() {
 		if err := s.store.Run(bgCtx); err != nil {
 			s.log.Error("bundle store stopped", "err", err)
+		}
+	})
+	wg.Go(func() {
+		if err := s.fleet.Follow(bgCtx, s.nc, s.log.With("component", "ratelimit")); err != nil {
+			s.log.Error("not following the fleet's heartbeats: rate limits are not split between replicas", "err", err)
 		}
 	})
 	if s.certs != nil {
