@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -135,7 +136,7 @@ func CompileScope(scope ScopeKind, refs []Ref) (*Layer, error) {
 	}
 	if len(l.structured) > 0 {
 		l.source = gen.source()
-		q, err := prepare(matchedQuery, "policies.rego", l.source, false)
+		q, err := prepare(matchedQuery, "policies.rego", l.source, generatedCapabilities(), false)
 		if err != nil {
 			// The generator's output failed to compile: a bug here, not in
 			// the policies, which validated.
@@ -193,16 +194,38 @@ func prepareRaw(src string) (rego.PreparedEvalQuery, error) {
 		return rego.PreparedEvalQuery{}, err
 	}
 	query := mod.Package.Path.String() + "." + RegoDecisionRule
-	return prepare(query, "policy.rego", src, true)
+	return prepare(query, "policy.rego", src, RegoCapabilities(), true)
+}
+
+// generatedBuiltins are the builtins the generated module calls, directly
+// or through the compiler's rewriting (assign, eq, internal.member_2 for
+// "in", the comparison and arithmetic operators). Compiling it with only
+// these is defence in depth and keeps each layer small: the compiler's type
+// environment holds one entry per available builtin, per layer, which
+// dominates the memory of a tenant layer.
+var generatedBuiltins = []string{
+	"assign", "eq", "equal", "neq", "gt", "gte", "lt", "lte", "plus", "mul",
+	"internal.member_2", "count", "is_string", "is_number", "is_boolean", "is_array",
+	"contains", "startswith", "endswith", "regex.match", "glob.match",
+	"time.parse_rfc3339_ns", "time.clock", "time.weekday", "net.cidr_contains_matches",
+}
+
+// generatedCapabilities is RegoCapabilities narrowed to generatedBuiltins.
+func generatedCapabilities() *ast.Capabilities {
+	caps := RegoCapabilities()
+	caps.Builtins = slices.DeleteFunc(caps.Builtins, func(b *ast.Builtin) bool {
+		return !slices.Contains(generatedBuiltins, b.Name)
+	})
+	return caps
 }
 
 // prepare compiles one module with the restricted capabilities and prepares
 // a query on it. The context only bounds the compilation, which does no I/O.
-func prepare(query, file, src string, strict bool) (rego.PreparedEvalQuery, error) {
+func prepare(query, file, src string, caps *ast.Capabilities, strict bool) (rego.PreparedEvalQuery, error) {
 	r := rego.New(
 		rego.Query(query),
 		rego.Module(file, src),
-		rego.Capabilities(RegoCapabilities()),
+		rego.Capabilities(caps),
 		rego.SetRegoVersion(ast.RegoV1),
 		rego.StrictBuiltinErrors(strict),
 	)

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -410,5 +411,24 @@ func TestInjectionStaysData(t *testing.T) {
 	}
 	if got := observe(t, g, withArgs(map[string]any{"x": evil})); got != isTrue {
 		t.Fatalf("got %s", got)
+	}
+}
+
+// TestGeneratedCapabilities: every builtin the generated code may call
+// exists in this OPA version (an upgrade that renames one fails here, not on
+// a gateway), and nothing else is available to it.
+func TestGeneratedCapabilities(t *testing.T) {
+	caps := generatedCapabilities()
+	if len(caps.Builtins) != len(generatedBuiltins) {
+		var names []string
+		for _, b := range caps.Builtins {
+			names = append(names, b.Name)
+		}
+		t.Fatalf("have %v, want %v", names, generatedBuiltins)
+	}
+	for _, b := range caps.Builtins {
+		if slices.Contains(UnsafeBuiltins, b.Name) {
+			t.Errorf("unsafe builtin %s available to generated code", b.Name)
+		}
 	}
 }

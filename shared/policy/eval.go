@@ -38,21 +38,39 @@ func (c *Compiled) Evaluate(ctx context.Context, in Input) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return failed(&EvalError{Scope: Global, Err: err})
 	}
-	v, err := in.value()
-	if err != nil {
-		return failed(&EvalError{Scope: Global, Err: err})
-	}
-	global, err := c.global.evaluate(ctx, in.Tool, v)
+	doc := &document{in: in}
+	global, err := c.global.evaluate(ctx, in.Tool, doc)
 	if err != nil {
 		return failed(err)
 	}
 	var tenant []Match
 	if c.delegation && !hasDeny(global) {
-		if tenant, err = c.tenant.evaluate(ctx, in.Tool, v); err != nil {
+		if tenant, err = c.tenant.evaluate(ctx, in.Tool, doc); err != nil {
 			return failed(err)
 		}
 	}
 	return Merge(global, tenant, c.delegation), nil
+}
+
+// document converts the input to OPA's AST once, and only if some layer
+// has a policy for the tool: most tools have none, and the conversion is
+// most of the cost of an evaluation that finds nothing.
+type document struct {
+	in    Input
+	value ast.Value
+	err   error
+	done  bool
+}
+
+func (d *document) get(scope ScopeKind) (ast.Value, error) {
+	if !d.done {
+		d.value, d.err = d.in.value()
+		d.done = true
+	}
+	if d.err != nil {
+		return nil, &EvalError{Scope: scope, Err: d.err}
+	}
+	return d.value, nil
 }
 
 func failed(err error) (Decision, error) {
@@ -64,11 +82,15 @@ func failed(err error) (Decision, error) {
 	return d, err
 }
 
-// evaluate returns the layer's policies that fire for the input document v.
+// evaluate returns the layer's policies that fire for the input document.
 // A nil layer has none.
-func (l *Layer) evaluate(ctx context.Context, tool string, v ast.Value) ([]Match, error) {
+func (l *Layer) evaluate(ctx context.Context, tool string, doc *document) ([]Match, error) {
 	if l == nil || !l.tools.match(tool) {
 		return nil, nil
+	}
+	v, err := doc.get(l.scope)
+	if err != nil {
+		return nil, err
 	}
 	var out []Match
 	if l.query != nil {

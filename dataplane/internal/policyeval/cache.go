@@ -27,9 +27,12 @@ type compiled struct {
 // read-write mutex, bounded by max (an arbitrary entry is evicted when it is
 // full: a cache miss only costs a compilation).
 type cache struct {
-	log    *slog.Logger
-	max    int
-	global atomic.Pointer[compiled]
+	log *slog.Logger
+	max int
+	// global holds the layers of the current and the previous global
+	// bundle, so requests still holding the old snapshot during a swap do
+	// not evict the new layer (and the other way round).
+	global atomic.Pointer[globalPair]
 
 	mu      sync.RWMutex
 	tenants map[string]*compiled
@@ -51,15 +54,23 @@ func (c *cache) globalLayer(b *bundle.Bundle) (*policy.Layer, error) {
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	cur := c.global.Load()
-	if cur != nil && cur.src == b {
-		return cur.layer, cur.err
+	pair := c.global.Load()
+	if pair == nil {
+		pair = &globalPair{}
 	}
-	next := c.compile(policy.Global, "global", b, refs, cur)
+	for _, cp := range [2]*compiled{pair.cur, pair.prev} {
+		if cp != nil && cp.src == b {
+			return cp.layer, cp.err
+		}
+	}
+	next := c.compile(policy.Global, "global", b, refs, pair.cur)
 	// Concurrent first requests may compile twice; the result is the same.
-	c.global.Store(next)
+	c.global.Store(&globalPair{cur: next, prev: pair.cur})
 	return next.layer, next.err
 }
+
+// globalPair is the current and the previous global layer.
+type globalPair struct{ cur, prev *compiled }
 
 // tenantLayer returns the compiled delegated policies of tenant id's bundle
 // b (nil layer: none).

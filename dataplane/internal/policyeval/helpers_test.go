@@ -237,4 +237,3 @@ func (e *env) callArgs(p authn.Principal, tool string, args json.RawMessage) *mc
 	require.True(e.t, ok, "not an *mcp.Error: %v", err)
 	return me
 }
-

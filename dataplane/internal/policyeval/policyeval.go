@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/portcullis/portcullis/dataplane/internal/bundlestore"
 	"github.com/portcullis/portcullis/dataplane/internal/mcp"
 	"github.com/portcullis/portcullis/dataplane/internal/pipeline"
 	"github.com/portcullis/portcullis/shared/approval"
@@ -87,6 +88,15 @@ func New(cfg Config) *Layer {
 	}
 	l.cache = newCache(cfg.MaxTenants, l.log)
 	return l
+}
+
+// Follow compiles the global policies of every snapshot src applies, as
+// soon as it applies it, so no request pays for the compilation. The
+// returned function stops following.
+func (l *Layer) Follow(src bundlestore.Source) (stop func()) {
+	stop = src.OnChange(func(s *bundlestore.Snapshot) { _, _ = l.cache.globalLayer(s.Global()) })
+	_, _ = l.cache.globalLayer(src.Current().Global())
+	return stop
 }
 
 // Check implements pipeline.Policies: it evaluates the policies that apply

@@ -32,7 +32,7 @@ func TestStepUp(t *testing.T) {
 	require.NotNil(t, err)
 	assert.Equal(t, http.StatusUnauthorized, err.HTTPStatus)
 	assert.Equal(t, CodeStepUpRequired, err.Code)
-	assert.Equal(t, []string{`Bearer error="insufficient_user_authentication", error_description="A stronger or more recent authentication is required", acr_values="mfa phr", resource_metadata="`+metadataURL+`"`},
+	assert.Equal(t, []string{`Bearer error="insufficient_user_authentication", error_description="A stronger or more recent authentication is required", acr_values="mfa phr", resource_metadata="` + metadataURL + `"`},
 		err.Header.Values("WWW-Authenticate"))
 	assert.Equal(t, `Step-up authentication required by policy "mfa-refunds": sign in again with authentication level (acr) mfa or phr, then retry with the new token`, err.Message)
 	assert.Equal(t, StepUpData{Kind: "step_up", Policy: "mfa-refunds", Scope: "global", ACRValues: []string{"mfa", "phr"}}, err.Data)

@@ -12,12 +12,15 @@ import (
 // policyLayer is layer 4: the compiled policies of the bundles, with
 // approvals checked with the control plane over the gateway's NATS
 // connection (request/reply; no answer refuses the call).
+// The global policies are compiled as soon as a global bundle is applied.
 func (s *Server) policyLayer() *policyeval.Layer {
-	return policyeval.New(policyeval.Config{
+	l := policyeval.New(policyeval.Config{
 		Approvals:        &approvals.Client{NC: s.nc},
 		ResourceMetadata: s.publicURL + authn.MetadataPath,
 		Logger:           s.log.With("component", "policies"),
 	})
+	s.closers = append(s.closers, l.Follow(s.store))
+	return l
 }
 
 // withResourceMetadata adds the RFC 9728 metadata URL of the request's host
