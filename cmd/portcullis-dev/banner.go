@@ -17,6 +17,7 @@ type bannerInfo struct {
 	gateways                 []string // each replica's MCP URL (the public host name, its own port)
 	backendURL               string
 	tokens                   demoTokens
+	ids                      demoIDs // the acme order and customer of the policy commands
 }
 
 // protocolVersion is the MCP version the curl examples speak.
@@ -48,6 +49,8 @@ Agent tokens for the gateways (audience {{.MCPURL}}, valid 12 h):
 {{- end}}
   # alice on the custom domain {{.DomainMCPURL}}
   export ALICE_DOMAIN={{.DomainToken}}
+  # alice after a step-up sign-in (acr {{.ACR}})
+  export ALICE_MFA={{.AliceMFA}}
 
 Admin API tokens (valid 12 h):
   export TOKEN={{.PlatformAdmin}}
@@ -62,6 +65,23 @@ MCP over curl (initialize, then tools/list in the session it returns):
     -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
     -d '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'
   (with $BOB, a viewer, tools/list shows only the read tools; a session started on one port continues on the other)
+
+Policies (global): {{.StepUpPolicy}} (step-up on orders.refund), {{.ApprovalPolicy}}
+(orders.create over {{.Threshold}} at acme waits for a tenant admin), deny-large-refunds (refunds over 1000).
+In the session above ($SID), with this helper (extra arguments go to curl):
+  call() { curl -s --cacert $CA {{.MCPURL}} -H "Authorization: Bearer $1" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: {{.Proto}}' \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -w '\n→ HTTP %{http_code}\n' \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":$3}}" "${@:4}"; }
+  # step-up: 401 + WWW-Authenticate: Bearer error="insufficient_user_authentication", acr_values="{{.ACR}}"; then passes with the MFA token
+  call "$ALICE" orders.refund '{"order_id":"{{.Order}}","body":{"amount":5}}' -i
+  call "$ALICE_MFA" orders.refund '{"order_id":"{{.Order}}","body":{"amount":5}}'
+  # approval: pending, with the approval id and where to check it
+  call "$ALICE" orders.create '{"body":{"customer_id":"{{.Customer}}","amount":500}}'
+  # a tenant admin of acme (dana, not alice: nobody approves their own call) approves it
+  curl -s --cacert $CA -X POST -H "Authorization: Bearer $ACME_TOKEN" {{.AdminURL}}/v1/tenants/acme/approvals/<approval id>/approve
+  # the same call now passes, once; a third identical call is pending again
+  call "$ALICE" orders.create '{"body":{"customer_id":"{{.Customer}}","amount":500}}'
+  curl -s --cacert $CA -H "Authorization: Bearer $ACME_TOKEN" '{{.AdminURL}}/v1/tenants/acme/approvals?status=pending'
 
 MCP Inspector:
   NODE_EXTRA_CA_CERTS={{.CAFile}} npx @modelcontextprotocol/inspector
@@ -99,6 +119,8 @@ func printBanner(out io.Writer, b bannerInfo) {
 		"BackendURL": b.backendURL, "DSN": b.dsn, "CAFile": b.caFile, "Agents": agents,
 		"DomainToken": b.tokens.domainToken, "PlatformAdmin": b.tokens.platformAdmin,
 		"AcmeAdmin": b.tokens.acmeAdmin, "Proto": protocolVersion,
+		"AliceMFA": b.tokens.aliceMFA, "ACR": stepUpACR, "StepUpPolicy": stepUpPolicy, "ApprovalPolicy": approvalPolicy,
+		"Threshold": approvalThreshold, "Order": b.ids.order, "Customer": b.ids.customer,
 	})
 	if err != nil { // a bug in the template: say so rather than print half a banner silently
 		fmt.Fprintln(out, "portcullis-dev: banner:", err)

@@ -74,13 +74,15 @@ func controlPlaneEnv(cfg config, dsn, issuerURL string, keys devKeys, cert certP
 		"PORTCULLIS_TLS_CERT_FILE": cert.cert,
 		"PORTCULLIS_TLS_KEY_FILE":  cert.key,
 		"PORTCULLIS_INSECURE_HTTP": "",
-		"DATABASE_URL":             dsn,
-		"NATS_URL":                 cfg.natsURL,
-		"PORTCULLIS_NATS_DIR":      cfg.natsDir,
-		"PORTCULLIS_ISSUERS":       string(issuers),
-		envMasterKey:               keys.masterKey,
-		envBundleSealKey:           keys.bundleSealKey,
-		"PORTCULLIS_LOG_LEVEL":     cfg.logLevel,
+		// Approval answers point agents at the admin API by absolute URL.
+		"PORTCULLIS_PUBLIC_URL": "https://" + cfg.adminListen,
+		"DATABASE_URL":          dsn,
+		"NATS_URL":              cfg.natsURL,
+		"PORTCULLIS_NATS_DIR":   cfg.natsDir,
+		"PORTCULLIS_ISSUERS":    string(issuers),
+		envMasterKey:            keys.masterKey,
+		envBundleSealKey:        keys.bundleSealKey,
+		"PORTCULLIS_LOG_LEVEL":  cfg.logLevel,
 	}), nil
 }
 

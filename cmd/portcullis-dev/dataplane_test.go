@@ -225,8 +225,9 @@ func TestBannerShowsWhatToPaste(t *testing.T) {
 		adminURL: "https://127.0.0.1:8080", issuerURL: "http://127.0.0.1:9000", dsn: "postgres://x", caFile: "/r/.data/ca/ca.pem",
 		mcpURL: "https://localhost:8443/mcp", domainMCPURL: "https://mcp.acme.localhost:8443/mcp",
 		gateways: []string{"https://localhost:8443/mcp", "https://localhost:8444/mcp"}, backendURL: "http://127.0.0.1:9100",
-		tokens: demoTokens{platformAdmin: "PTOK", acmeAdmin: "ATOK", domainToken: "DTOK",
+		tokens: demoTokens{platformAdmin: "PTOK", acmeAdmin: "ATOK", domainToken: "DTOK", aliceMFA: "MFATOK",
 			agents: []agentToken{{env: "ALICE", who: "alice", token: "ALICETOK"}, {env: "BOB", who: "bob", token: "BOBTOK"}}},
+		ids: demoIDs{order: "ord_1", customer: "cus_1"},
 	})
 	text := out.String()
 	for _, want := range []string{
@@ -234,6 +235,12 @@ func TestBannerShowsWhatToPaste(t *testing.T) {
 		"export NODE_EXTRA_CA_CERTS=/r/.data/ca/ca.pem", "update-ca-certificates", "npx @modelcontextprotocol/inspector",
 		`claude mcp add --transport http portcullis https://localhost:8443/mcp --header "Authorization: Bearer $ALICE"`,
 		`"method":"initialize"`, `"method":"tools/list"`, "https://localhost:8444/mcp",
+		// the policy flows: step-up with and without the MFA token, approval through the admin API
+		"export ALICE_MFA=MFATOK",
+		`call "$ALICE" orders.refund '{"order_id":"ord_1","body":{"amount":5}}'`,
+		`call "$ALICE_MFA" orders.refund '{"order_id":"ord_1","body":{"amount":5}}'`,
+		`call "$ALICE" orders.create '{"body":{"customer_id":"cus_1","amount":500}}'`,
+		`-H "Authorization: Bearer $ACME_TOKEN" https://127.0.0.1:8080/v1/tenants/acme/approvals/<approval id>/approve`,
 	} {
 		require.Contains(t, text, want)
 	}

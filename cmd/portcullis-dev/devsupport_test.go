@@ -91,6 +91,7 @@ func TestControlPlaneEnvOverridesInheritedValues(t *testing.T) {
 	require.Contains(t, env, "PORTCULLIS_TLS_CERT_FILE=/ca/cp.pem")
 	require.Contains(t, env, "PORTCULLIS_TLS_KEY_FILE=/ca/cp-key.pem")
 	require.Contains(t, env, "DATABASE_URL=postgres://here/db")
+	require.Contains(t, env, "PORTCULLIS_PUBLIC_URL=https://127.0.0.1:8080", "approval check URLs are absolute")
 	require.NotContains(t, env, "DATABASE_URL=postgres://elsewhere/db")
 	require.Contains(t, env, `PORTCULLIS_ISSUERS=[{"audiences":["portcullis-admin"],"issuer":"http://127.0.0.1:9000"}]`)
 	for _, kv := range env {

@@ -9,7 +9,11 @@ import (
 	"github.com/portcullis/portcullis/shared/localenv/devissuer"
 )
 
-const tokenTTL = 12 * time.Hour
+const (
+	tokenTTL = 12 * time.Hour
+	// stepUpACR is the authentication level the seeded step_up policy requires.
+	stepUpACR = "mfa"
+)
 
 // startIssuer starts the dev OIDC issuer with a key persisted under ./.data, so tokens printed by
 // an earlier run keep working after a restart (until they expire).
@@ -31,10 +35,13 @@ func startIssuer(cfg config, logger *slog.Logger, stack *stopStack) (*devissuer.
 // demoTokens are printed for the user to paste into curl and MCP clients.
 type demoTokens struct {
 	platformAdmin string // admin API
-	acmeAdmin     string // admin API, tenant acme
+	acmeAdmin     string // admin API, tenant acme (dana: approves alice's calls)
 	agents        []agentToken
 	// domainToken is alice's token for the demo custom domain (its own resource URL).
 	domainToken string
+	// aliceMFA is alice's gateway token after a step-up (acr "mfa"): what the seeded
+	// step_up policy on orders.refund asks for.
+	aliceMFA string
 }
 
 // agentToken is a demo user's token for the gateways (audience: the resource URL).
@@ -69,8 +76,10 @@ func mintTokens(iss *devissuer.Issuer, resource, domainResource string) (demoTok
 	}); err != nil {
 		return demoTokens{}, err
 	}
+	// The acme admin is not alice: the requester of a call may not decide its
+	// own approval, so the demo's approver is another person of the tenant.
 	if t.acmeAdmin, err = mint(devissuer.Claims{
-		Subject: "alice", Email: "alice@acme.example", TenantID: "acme",
+		Subject: "dana", Email: "dana@acme.example", TenantID: "acme",
 		Roles: []string{"tenant-admin"}, Audience: []string{adminAudience},
 	}); err != nil {
 		return demoTokens{}, err
@@ -83,6 +92,11 @@ func mintTokens(iss *devissuer.Issuer, resource, domainResource string) (demoTok
 		t.agents = append(t.agents, agentToken{env: a.env, who: fmt.Sprintf("%s (tenant %s, role %s)", a.email, a.tenant, a.role), token: tok})
 	}
 	if t.domainToken, err = mint(demoAgents[0].claims(domainResource)); err != nil {
+		return demoTokens{}, err
+	}
+	stepped := demoAgents[0].claims(resource)
+	stepped.ACR = stepUpACR
+	if t.aliceMFA, err = mint(stepped); err != nil {
 		return demoTokens{}, err
 	}
 	return t, nil

@@ -95,7 +95,7 @@ func bringUp(ctx context.Context, cfg config, logger *slog.Logger, stack *stopSt
 	printBanner(os.Stdout, bannerInfo{
 		adminURL: cp.adminURL, issuerURL: iss.URL(), dsn: redactDSN(dsn), caFile: certs.ca.CertFile,
 		mcpURL: resource, domainMCPURL: domainResource + "/mcp", gateways: dp.replicas, backendURL: dp.backendURL,
-		tokens: tokens,
+		tokens: tokens, ids: dp.ids,
 	})
 	return nil
 }
@@ -104,6 +104,7 @@ func bringUp(ctx context.Context, cfg config, logger *slog.Logger, stack *stopSt
 type dataPlane struct {
 	backendURL string
 	replicas   []string // each gateway's MCP URL
+	ids        demoIDs  // what the banner's policy commands act on
 }
 
 // startDataPlane gives the demo backend its signing key and starts it, seeds the demo platform
@@ -132,7 +133,14 @@ func startDataPlane(ctx context.Context, cfg config, cp *controlPlane, in gatewa
 		}
 		dp.replicas = append(dp.replicas, u)
 	}
-	smokeCheck(ctx, in.certs.client(seedTimeout), dp.replicas, tokens, os.Stdout)
+	client := in.certs.client(seedTimeout)
+	smokeCheck(ctx, client, dp.replicas, tokens, os.Stdout)
+	dp.ids = unknownDemoIDs
+	if ids, err := lookupDemoIDs(ctx, client, dp.replicas[0], tokens.agents[0].token); err != nil {
+		fmt.Fprintf(os.Stdout, "  ✗ looking up a demo order for the policy commands: %v\n", err)
+	} else {
+		dp.ids = ids
+	}
 	return dp, nil
 }
 

@@ -17,6 +17,13 @@ const (
 	maxProblemSize = 8 << 10
 )
 
+// The seeded policies the banner demonstrates.
+const (
+	stepUpPolicy      = "refunds-need-mfa"
+	approvalPolicy    = "acme-big-orders-need-approval"
+	approvalThreshold = 100
+)
+
 // readTools are the demo tools that only read; viewers get these.
 var readTools = []string{"orders.list", "orders.get", "customers.list", "customers.get"}
 
@@ -52,6 +59,31 @@ func seedSteps(backendURL string) []seedStep {
 					{"attribute": "args.body.amount", "operator": "gt", "value": 1000},
 				}},
 				"effect": "deny", "priority": 100, "enabled": true,
+			}},
+		{"global policy: refunds need MFA (step-up)", http.MethodPost, "/v1/policies",
+			map[string]any{
+				"name":        stepUpPolicy,
+				"description": "Refunds need a recent sign-in with MFA (acr mfa); the agent is told to re-authenticate.",
+				"tools":       []string{"orders.refund"},
+				"match": map[string]any{"op": "and", "conditions": []map[string]any{
+					{"attribute": "args.body.amount", "operator": "gte", "value": 0},
+				}},
+				"effect": "step_up", "priority": 50, "enabled": true,
+				"step_up": map[string]any{"acr_values": []string{stepUpACR}},
+			}},
+		{"global policy: acme orders over 100 need approval", http.MethodPost, "/v1/policies",
+			map[string]any{
+				"name":        approvalPolicy,
+				"description": "At acme, an order over 100 waits for a tenant admin's approval; the approved call then passes once.",
+				"tools":       []string{"orders.create"},
+				"match": map[string]any{"op": "and", "conditions": []map[string]any{
+					{"attribute": "user.tenant", "operator": "equal", "value": "acme"},
+					{"attribute": "args.body.amount", "operator": "gt", "value": approvalThreshold},
+				}},
+				"effect": "approval_required", "priority": 50, "enabled": true,
+				// Approvers decide through the admin API as tenant admins
+				// (ACME_TOKEN); the requester may never approve its own call.
+				"approval": map[string]any{"approver_roles": []string{"tenant-admin"}, "min_approvals": 1, "expiry_sec": 3600},
 			}},
 		{"custom domain " + demoDomain + " (tenant acme)", http.MethodPost, "/v1/domains",
 			map[string]any{"hostname": demoDomain, "tenant_id": "acme"}},

@@ -95,6 +95,9 @@ type DecidedBy struct {
 	Kind  string `json:"kind"`            // policy, access_rule, hook, rate_limit, authn, ...
 	Name  string `json:"name"`            // the rule's name
 	Scope string `json:"scope,omitempty"` // "global" or "tenant/<id>"
+	// Reason qualifies how the rule decided, e.g. "auto_approved": an allow
+	// from an approval policy whose auto-approve conditions held.
+	Reason string `json:"reason,omitempty"`
 }
 
 // HookResult is what one hook did to the request.

@@ -136,7 +136,11 @@ func CompileScope(scope ScopeKind, refs []Ref) (*Layer, error) {
 	}
 	if len(l.structured) > 0 {
 		l.source = gen.source()
-		q, err := prepare(matchedQuery, "policies.rego", l.source, generatedCapabilities(), false)
+		query := matchedQuery
+		if gen.auto {
+			query += "; " + autoApprovedQuery
+		}
+		q, err := prepare(query, "policies.rego", l.source, generatedCapabilities(), false)
 		if err != nil {
 			// The generator's output failed to compile: a bug here, not in
 			// the policies, which validated.

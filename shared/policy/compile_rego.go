@@ -72,9 +72,16 @@ _tod_in(s, a, b) := true if {
 _wd := {"Monday": "mon", "Tuesday": "tue", "Wednesday": "wed", "Thursday": "thu", "Friday": "fri", "Saturday": "sat", "Sunday": "sun"}
 `
 
+// autoApprovedQuery is the set of indexes of the approval_required policies
+// whose auto-approve conditions are definitely true. It is added to the
+// scope's query only when some policy of the scope has auto-approve rules
+// (otherwise the rule would not exist).
+const autoApprovedQuery = "data." + regoPackage + ".auto_approved"
+
 // generator writes the module of one scope.
 type generator struct {
-	b strings.Builder
+	b    strings.Builder
+	auto bool // some policy emitted auto_approved rules
 }
 
 func newGenerator() *generator {
@@ -97,15 +104,32 @@ func (g *generator) policy(i int, p Policy) error {
 	if err != nil {
 		return err
 	}
-	for _, pat := range p.Tools {
+	g.rules("matched", i, p.Tools, top)
+	if p.Effect != ApprovalRequired || p.Approval == nil || p.Approval.AutoApprove == nil {
+		return nil
+	}
+	// Auto-approve loosens, so its leaves are used like an allow policy's:
+	// the group holds only when it is definitely true (unknown → no).
+	auto, err := g.group(i, p.Approval.AutoApprove, false, &next)
+	if err != nil {
+		return fmt.Errorf("auto_approve: %w", err)
+	}
+	g.rules("auto_approved", i, p.Tools, auto)
+	g.auto = true
+	return nil
+}
+
+// rules emits "set contains i" for each tool pattern, when rule holds.
+// The tool checks let OPA's rule index skip the policies of other tools.
+func (g *generator) rules(set string, i int, tools []string, rule string) {
+	for _, pat := range tools {
 		check := toolCheck(pat)
 		if check == "" {
-			g.printf("matched contains %d if %s\n", i, top)
+			g.printf("%s contains %d if %s\n", set, i, rule)
 			continue
 		}
-		g.printf("matched contains %d if {\n\t%s\n\t%s\n}\n", i, check, top)
+		g.printf("%s contains %d if {\n\t%s\n\t%s\n}\n", set, i, check, rule)
 	}
-	return nil
 }
 
 // group emits the rules of g and returns the name of a rule that holds when

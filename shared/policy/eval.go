@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -114,16 +115,39 @@ func (l *Layer) evaluate(ctx context.Context, tool string, doc *document) ([]Mat
 	return out, nil
 }
 
-// collect maps the "matched" set (policy indexes) back to the policies.
+// collect maps the "matched" set (policy indexes) back to the policies, and
+// marks those also in the "auto_approved" set (the query's second
+// expression, present when some policy of the layer has auto-approve rules).
 func (l *Layer) collect(rs rego.ResultSet) ([]Match, error) {
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return nil, nil // cannot happen for a partial set; nothing matched
 	}
-	ids, ok := rs[0].Expressions[0].Value.([]any)
-	if !ok {
-		return nil, fmt.Errorf("unexpected result %T", rs[0].Expressions[0].Value)
+	ids, err := l.indexes(rs[0].Expressions[0].Value)
+	if err != nil {
+		return nil, err
+	}
+	var auto []int
+	if len(rs[0].Expressions) > 1 {
+		if auto, err = l.indexes(rs[0].Expressions[1].Value); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]Match, 0, len(ids))
+	for _, i := range ids {
+		m := l.structured[i]
+		m.AutoApproved = m.Effect == ApprovalRequired && slices.Contains(auto, i)
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// indexes decodes a set of policy indexes.
+func (l *Layer) indexes(v any) ([]int, error) {
+	ids, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("unexpected result %T", v)
+	}
+	out := make([]int, 0, len(ids))
 	for _, id := range ids {
 		n, ok := id.(json.Number)
 		if !ok {
@@ -133,7 +157,7 @@ func (l *Layer) collect(rs rego.ResultSet) ([]Match, error) {
 		if err != nil || i < 0 || int(i) >= len(l.structured) {
 			return nil, fmt.Errorf("unexpected policy index %v", id)
 		}
-		out = append(out, l.structured[i])
+		out = append(out, int(i))
 	}
 	return out, nil
 }

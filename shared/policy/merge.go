@@ -15,6 +15,9 @@ type Match struct {
 	StepUp   *StepUpRule // with Effect step_up
 	Approval *Approval   // with Effect approval_required
 	Masking  []string    // with Effect mask
+	// AutoApproved: an approval_required policy whose auto-approve
+	// conditions are definitely true for this call.
+	AutoApproved bool
 }
 
 // Decision is the merged outcome of every policy that applies to a call.
@@ -50,6 +53,45 @@ func (d Decision) StepUpRules() []StepUpRule {
 		}
 	}
 	return out
+}
+
+// AutoApproved reports whether the approval this decision requires is
+// waived: Effect is approval_required and every approval_required policy
+// that fired (not only the deciding one) has auto-approve conditions that
+// are definitely true for the call. One approval policy without them — a
+// global one, say, next to a tenant's auto-approving one — and the call
+// needs its approval as usual. What still applies once the approval is
+// waived is WithoutApprovals.
+func (d Decision) AutoApproved() bool {
+	if d.Effect != ApprovalRequired {
+		return false
+	}
+	n := 0
+	for _, m := range d.Matched {
+		if m.Effect != ApprovalRequired {
+			continue
+		}
+		if !m.AutoApproved {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// WithoutApprovals is the decision of the other policies that fired, as if
+// no approval_required policy had: what an auto-approved call must still
+// satisfy (a step_up policy a waived approval outranked), so auto-approval
+// never lowers a call below what the remaining policies demand. With
+// nothing left it is allow with no policy named.
+func (d Decision) WithoutApprovals() Decision {
+	rest := make([]Match, 0, len(d.Matched))
+	for _, m := range d.Matched {
+		if m.Effect != ApprovalRequired {
+			rest = append(rest, m)
+		}
+	}
+	return decideSorted(rest) // mask matches are in rest: Masking is the same
 }
 
 // Blocks reports whether the call may not proceed as is.
@@ -117,7 +159,11 @@ func Merge(global, tenant []Match, delegationEnabled bool) Decision {
 		}
 	}
 	slices.SortStableFunc(all, precedes)
+	return decideSorted(all)
+}
 
+// decideSorted is the decision of matches already filtered and sorted by precedes.
+func decideSorted(all []Match) Decision {
 	d := Decision{Effect: Allow, Matched: all}
 	decided := false
 	for _, m := range all {

@@ -65,4 +65,9 @@ type Approval struct {
 	MinApprovals   int      `json:"min_approvals"`
 	ExpirySec      int      `json:"expiry_sec"` // 300–604800
 	WebhookURL     string   `json:"webhook_url,omitempty"`
+	// AutoApprove waives the approval for calls that definitely meet these
+	// conditions (same language and limits as Policy.Match; an unknown
+	// condition never auto-approves). Structured policies only: a raw Rego
+	// policy decides "allow" itself instead. See DESIGN.md, "Auto-approve".
+	AutoApprove *Group `json:"auto_approve,omitempty"`
 }

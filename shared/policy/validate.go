@@ -83,7 +83,7 @@ func (p Policy) Validate(scope ScopeKind) error {
 		}
 	}
 	checkStepUp(&pr, p.Effect, p.StepUp)
-	checkApproval(&pr, p.Effect, p.Approval)
+	checkApproval(&pr, p.Effect, p.Approval, p.Rego != "")
 	checkMasking(&pr, p.Effect, p.Masking)
 	return pr.Err()
 }
@@ -142,7 +142,7 @@ func validACRValue(v string) bool {
 	return true
 }
 
-func checkApproval(pr *model.Problems, e Effect, a *Approval) {
+func checkApproval(pr *model.Problems, e Effect, a *Approval, hasRego bool) {
 	if e != ApprovalRequired {
 		if a != nil {
 			pr.Add("approval", "only allowed with effect approval_required")
@@ -162,6 +162,13 @@ func checkApproval(pr *model.Problems, e Effect, a *Approval) {
 	checkApprovers(pr, a)
 	if a.WebhookURL != "" {
 		model.CheckWebhookURL(pr, "approval.webhook_url", a.WebhookURL)
+	}
+	switch {
+	case a.AutoApprove == nil:
+	case hasRego:
+		pr.Add("approval.auto_approve", "not allowed with raw Rego: the module's decision returns \"allow\" for the calls it approves itself")
+	default:
+		checkConditionTree(pr, "approval.auto_approve", a.AutoApprove)
 	}
 }
 

@@ -125,17 +125,24 @@ func checkMatch(pr *model.Problems, g *Group, hasRego bool) {
 		pr.Add("match", "use either match or rego, not both")
 		return
 	}
+	checkConditionTree(pr, "match", g)
+}
+
+// checkConditionTree validates a condition tree reported under field (a
+// policy's match, an approval's auto_approve): 1–10 conditions in total, at
+// most one level of nested groups, every condition valid.
+func checkConditionTree(pr *model.Problems, field string, g *Group) {
 	total := len(g.Conditions)
 	for _, sub := range g.Groups {
 		total += len(sub.Conditions)
 	}
 	if total < 1 || total > MaxConditions || len(g.Groups) > MaxConditions {
-		pr.Add("match", "must hold 1–%d conditions in total (has %d)", MaxConditions, total)
+		pr.Add(field, "must hold 1–%d conditions in total (has %d)", MaxConditions, total)
 		if total > MaxConditions || len(g.Groups) > MaxConditions {
 			return // don't list problems in a tree that must shrink anyway
 		}
 	}
-	checkGroup(pr, "match", g, true)
+	checkGroup(pr, field, g, true)
 }
 
 func checkGroup(pr *model.Problems, field string, g *Group, top bool) {

@@ -7,37 +7,18 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/portcullis/portcullis/controlplane/internal/config"
 	"github.com/portcullis/portcullis/controlplane/internal/server"
+	"github.com/portcullis/portcullis/shared/serve"
 )
 
-func main() { os.Exit(run()) }
-
-func run() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	level := new(slog.LevelVar)
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	cfg, err := config.FromEnv(os.Getenv)
-	if err == nil {
-		err = cfg.Verify()
-	}
-	if err != nil {
-		logger.Error("invalid configuration", "err", err)
-		return 2
-	}
-	level.Set(cfg.LogLevel)
-	srv, err := server.New(ctx, cfg, logger)
-	if err != nil {
-		logger.Error("cannot start", "err", err)
-		return 1
-	}
-	if err := srv.Run(ctx); err != nil {
-		logger.Error("stopped with error", "err", err)
-		return 1
-	}
-	return 0
+func main() {
+	os.Exit(serve.Main(serve.Command[config.Config]{
+		FromEnv:  config.FromEnv,
+		LogLevel: func(c config.Config) slog.Level { return c.LogLevel },
+		New: func(ctx context.Context, cfg config.Config, logger *slog.Logger) (serve.Runner, error) {
+			return server.New(ctx, cfg, logger)
+		},
+	}))
 }

@@ -117,16 +117,72 @@ func (s *server) decideApproval(verdict string) echo.HandlerFunc {
 	}
 }
 
-// checkApprover refuses a caller that the approval's policy does not name as
-// an approver. The policy is looked up by name in the tenant's and the global
-// scope; approvers listed by either count. A policy without approver lists
-// (or one deleted since) leaves the decision to the route's admins.
+// checkApprover refuses a caller who is not an approver of the approval.
+//
+// Who may decide is what the approval row stores: the requesting policy's
+// approver roles and e-mails, copied when the gateway's check created it
+// (migration 000006). Editing, renaming or deleting the policy afterwards,
+// or another policy of the same name in the other scope, changes nothing.
+//
+// Rows without stored lists fall back to looking the policy up by name:
+// rows written before migration 000006 (and through store.CreateApproval,
+// which records no flow settings) have nothing else to go by. A row the
+// gateway created without approver lists (policy_scope set, lists empty)
+// asked for the defaults: the route's admins decide.
 func checkApprover(ctx context.Context, tx store.Tx, cl caller, a store.Approval) error {
-	var rules []*policy.Approval
+	stored, err := tx.GetApprovalApprovers(ctx, a.TenantID, a.ID)
+	if err != nil {
+		return err
+	}
+	var rules []approverList
+	switch {
+	case stored.Stored():
+		rules = []approverList{{roles: stored.ApproverRoles, emails: stored.ApproverEmails}}
+	case stored.PolicyScope == "":
+		if rules, err = approversByPolicyName(ctx, tx, a); err != nil {
+			return err
+		}
+	}
+	if len(rules) == 0 {
+		return nil
+	}
+	for _, r := range rules {
+		if r.allows(cl) {
+			return nil
+		}
+	}
+	return problemf(CodeForbidden, "policy %s names who may decide this approval; the caller is not one of them", quote(a.PolicyName))
+}
+
+// approverList is one policy's approvers.
+type approverList struct {
+	roles, emails []string
+}
+
+func (l approverList) allows(cl caller) bool {
+	for _, role := range l.roles {
+		if cl.principal.HasRole(role) {
+			return true
+		}
+	}
+	for _, email := range l.emails {
+		if cl.principal.Email != "" && strings.EqualFold(email, cl.principal.Email) {
+			return true
+		}
+	}
+	return false
+}
+
+// approversByPolicyName is the fallback for rows without stored approver
+// lists: the policies named like the approval's, in the tenant's and the
+// global scope; approvers listed by either count. A policy without approver
+// lists (or one deleted since) leaves the decision to the route's admins.
+func approversByPolicyName(ctx context.Context, tx store.Tx, a store.Approval) ([]approverList, error) {
+	var rules []approverList
 	for _, scope := range []string{a.TenantID, ""} {
 		recs, err := allRecords(ctx, tx, store.KindPolicy, scope)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, r := range recs {
 			if r.Name != a.PolicyName {
@@ -134,27 +190,12 @@ func checkApprover(ctx context.Context, tx store.Tx, cl caller, a store.Approval
 			}
 			var p policy.Policy
 			if err := json.Unmarshal(r.Spec, &p); err != nil {
-				return fmt.Errorf("stored policy %s: %w", r.ID, err)
+				return nil, fmt.Errorf("stored policy %s: %w", r.ID, err)
 			}
 			if p.Approval != nil && (len(p.Approval.ApproverRoles) > 0 || len(p.Approval.ApproverEmails) > 0) {
-				rules = append(rules, p.Approval)
+				rules = append(rules, approverList{roles: p.Approval.ApproverRoles, emails: p.Approval.ApproverEmails})
 			}
 		}
 	}
-	if len(rules) == 0 {
-		return nil
-	}
-	for _, r := range rules {
-		for _, role := range r.ApproverRoles {
-			if cl.principal.HasRole(role) {
-				return nil
-			}
-		}
-		for _, email := range r.ApproverEmails {
-			if cl.principal.Email != "" && strings.EqualFold(email, cl.principal.Email) {
-				return nil
-			}
-		}
-	}
-	return problemf(CodeForbidden, "policy %s names who may decide this approval; the caller is not one of them", quote(a.PolicyName))
+	return rules, nil
 }

@@ -37,6 +37,7 @@ const (
 	EnvTLSCertFile   = "PORTCULLIS_TLS_CERT_FILE"
 	EnvTLSKeyFile    = "PORTCULLIS_TLS_KEY_FILE"
 	EnvInsecureHTTP  = "PORTCULLIS_INSECURE_HTTP"
+	EnvPublicURL     = "PORTCULLIS_PUBLIC_URL"
 )
 
 // Config is everything the control plane needs to start.
@@ -52,6 +53,11 @@ type Config struct {
 	// InsecureHTTP serves plain HTTP: only when set explicitly, and only on a
 	// loopback Listen address, where no bearer token crosses the network.
 	InsecureHTTP bool
+	// PublicURL is the admin API's base URL as people and gateways reach it
+	// (scheme://host[:port], e.g. https://admin.example.com): approval
+	// answers point agents at PublicURL + the approval's API path. Empty:
+	// they carry the path alone. https, or http on a loopback host.
+	PublicURL string
 	// DatabaseURL is the Postgres DSN (required).
 	DatabaseURL string
 	// DBMaxConns bounds the store's pool. The relay holds two more dedicated
@@ -147,6 +153,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.InsecureHTTP = b
 	}
+	str(EnvPublicURL, &c.PublicURL)
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	str(EnvDatabaseURL, &c.DatabaseURL)
 	integer(EnvDBMaxConns, &c.DBMaxConns)
 	str(EnvNATSURL, &c.NATSURL)
@@ -191,6 +199,9 @@ func parseIssuers(v string) ([]authn.IssuerConfig, error) {
 func (c Config) Verify() error {
 	var errs []error
 	if err := c.verifyTransport(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := verifyPublicURL(c.PublicURL); err != nil {
 		errs = append(errs, err)
 	}
 	if c.DatabaseURL == "" {
@@ -253,6 +264,35 @@ func (c Config) verifyTransport() error {
 		return fmt.Errorf("%s and %s are required (or %s=true with a loopback %s for plain HTTP)", EnvTLSCertFile, EnvTLSKeyFile, EnvInsecureHTTP, EnvListen)
 	}
 	return verifyLoopback(EnvListen, c.Listen)
+}
+
+// verifyPublicURL accepts "" or scheme://host[:port] without path, query
+// or credentials: https anywhere, http only on a loopback host (a URL shown
+// to agents must not send admins' tokens over the network in clear).
+func verifyPublicURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
+		return fmt.Errorf("%s: %q is not scheme://host[:port]", EnvPublicURL, raw)
+	case strings.Trim(u.Path, "/") != "":
+		return fmt.Errorf("%s: %q has a path; the admin API is served at the root", EnvPublicURL, raw)
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("%s: %q must be https (http only on 127.0.0.1, ::1 or localhost)", EnvPublicURL, raw)
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func verifyHostPort(name, addr string) error {
@@ -335,6 +375,7 @@ func (c Config) LogValue() slog.Value {
 	}
 	return slog.GroupValue(
 		slog.String("listen", c.Listen),
+		slog.String("public_url", c.PublicURL),
 		slog.Bool("tls", c.TLS()),
 		slog.String("database", redactDSN(c.DatabaseURL)),
 		slog.Int("db_max_conns", c.DBMaxConns),

@@ -20,7 +20,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -46,7 +45,7 @@ import (
 	"github.com/portcullis/portcullis/shared/bundle"
 	"github.com/portcullis/portcullis/shared/localenv/natsserver"
 	"github.com/portcullis/portcullis/shared/seal"
-	"github.com/portcullis/portcullis/shared/tlsconfig"
+	"github.com/portcullis/portcullis/shared/serve"
 )
 
 const (
@@ -68,8 +67,7 @@ type Server struct {
 	embed   *natsserver.Server // nil with an external NATS
 	nc      *nats.Conn
 	http    *http.Server
-	ln      net.Listener
-	certs   *tlsconfig.Certificates // nil with plain HTTP
+	ln      *serve.Listener
 	workers map[string]worker
 
 	closers []func() // undo stack for New's partial failures and Run's end
@@ -235,7 +233,7 @@ func (s *Server) buildWorkers(reg prometheus.Registerer) error {
 		return err
 	}
 	approvals, err := approvalsvc.New(approvalsvc.Config{
-		NC: s.nc, Store: s.store, Wake: notifier.Wake, Logger: s.log, Metrics: reg,
+		NC: s.nc, Store: s.store, PublicURL: s.cfg.PublicURL, Wake: notifier.Wake, Logger: s.log, Metrics: reg,
 	})
 	if err != nil {
 		return err
@@ -249,31 +247,20 @@ func (s *Server) buildWorkers(reg prometheus.Registerer) error {
 }
 
 func (s *Server) listen(handler http.Handler) error {
-	if s.cfg.TLS() {
-		pairs, err := tlsconfig.Pairs(s.cfg.TLSCertFiles, s.cfg.TLSKeyFiles)
-		if err != nil {
-			return err
-		}
-		if s.certs, err = tlsconfig.Load(pairs, s.log.With("component", "tls")); err != nil {
-			return err
-		}
-	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	ln, err := serve.Listen(s.cfg.Listen, s.cfg.TLSCertFiles, s.cfg.TLSKeyFiles, s.log)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+		return err
 	}
 	s.ln = ln
 	s.http = &http.Server{
 		Handler:           handler,
+		TLSConfig:         ln.TLSConfig(), // nil with plain HTTP
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second, // OpenAPI imports can be a few MB
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	if s.certs != nil {
-		s.http.TLSConfig = tlsconfig.ServerConfig(s.certs)
 	}
 	return nil
 }
@@ -304,7 +291,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 // URL is the API's base URL, e.g. https://127.0.0.1:8080 (http:// when
 // serving plain HTTP).
 func (s *Server) URL() string {
-	if s.certs != nil {
+	if s.ln.TLS() {
 		return "https://" + s.Addr()
 	}
 	return "http://" + s.Addr()
@@ -339,32 +326,11 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		})
 	}
-	if s.certs != nil {
-		wg.Go(func() { s.certs.Watch(workCtx, s.cfg.CertReloadInterval) })
-	}
-	serveErr := make(chan error, 1)
-	go func() {
-		if s.certs != nil {
-			serveErr <- s.http.ServeTLS(s.ln, "", "") // certificates come from TLSConfig
-			return
-		}
-		serveErr <- s.http.Serve(s.ln)
-	}()
 	s.log.Info("control plane listening", "addr", s.Addr(), "nats", s.NATSURL(), "config", s.cfg)
-
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-		err = fmt.Errorf("http: %w", err)
-	}
-	s.log.Info("control plane shutting down")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-	defer cancel()
-	if serr := s.http.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		s.log.Warn("http drain incomplete", "err", serr)
-		_ = s.http.Close()
-	}
+	err := s.ln.Serve(ctx, s.http, serve.Options{
+		ShutdownTimeout: s.cfg.ShutdownTimeout, CertReloadInterval: s.cfg.CertReloadInterval,
+		Name: "control plane", Logger: s.log,
+	})
 	stopWorkers()
 	wg.Wait()
 	s.log.Info("control plane stopped")

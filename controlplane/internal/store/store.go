@@ -196,6 +196,9 @@ type Tx interface {
 	ListApprovals(ctx context.Context, tenantID, status string, p Page) ([]Approval, string, error) // tenantID "" = all (platform only)
 	GetApproval(ctx context.Context, tenantID, id string) (Approval, error)
 	DecideApproval(ctx context.Context, tenantID, id string, d Decision) (Approval, error)
+	// GetApprovalApprovers returns the approver lists copied onto the approval
+	// when it was created (approvals_approvers.go).
+	GetApprovalApprovers(ctx context.Context, tenantID, id string) (ApprovalApprovers, error)
 
 	InsertAuditEvents(ctx context.Context, events []AuditEvent) (inserted int, err error) // idempotent on ID
 	QueryAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditEvent, string, error)

@@ -47,6 +47,11 @@ type Config struct {
 	// gateway whose X-Forwarded-For is believed (netrules.ClientIP); empty:
 	// the client address is the connection's peer, whatever headers say.
 	TrustedProxies []netip.Prefix
+	// CountryHeader names the header a trusted proxy (CDN, load balancer)
+	// sets to the client's country, e.g. CF-IPCountry or
+	// CloudFront-Viewer-Country; empty: the country is unknown. It is read
+	// only on requests whose peer is in TrustedProxies.
+	CountryHeader string
 	// Registerer receives the layer's metrics; nil leaves them unregistered.
 	Registerer prometheus.Registerer
 }
@@ -136,9 +141,12 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 const maxUserAgent = 256
 
 // requestInfo is what the pipeline learns about the HTTP request: the client
-// address (network rules, policies, audit) and the user agent.
+// address (network rules, policies, audit), the user agent and the country.
 func (a *Authenticator) requestInfo(r *http.Request) pipeline.RequestInfo {
-	info := pipeline.RequestInfo{UserAgent: strings.ToValidUTF8(truncate(r.UserAgent(), maxUserAgent), "")}
+	info := pipeline.RequestInfo{
+		UserAgent: strings.ToValidUTF8(truncate(r.UserAgent(), maxUserAgent), ""),
+		Country:   a.country(r),
+	}
 	if ip := netrules.ClientIP(r, a.cfg.TrustedProxies); ip.IsValid() {
 		info.ClientIP = ip.String()
 	}

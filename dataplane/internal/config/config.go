@@ -46,7 +46,14 @@ const (
 	// balancers in front of the gateway, whose X-Forwarded-For is believed
 	// for the client address (network rules, policies, audit).
 	EnvTrustedProxies = "PORTCULLIS_TRUSTED_PROXIES"
+	// EnvCountryHeader names the header a trusted proxy sets to the client's
+	// ISO 3166-1 alpha-2 country (CF-IPCountry, CloudFront-Viewer-Country);
+	// read only from PORTCULLIS_TRUSTED_PROXIES peers. Unset: no country.
+	EnvCountryHeader = "PORTCULLIS_COUNTRY_HEADER"
 )
+
+// headerNamePattern is an HTTP field name (RFC 9110 token).
+var headerNamePattern = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 
 // gatewayIDPattern is what the control plane's fleet accepts (and
 // bundlestore checks again).
@@ -98,6 +105,10 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed;
 	// empty (the default): the client address is the connection's peer.
 	TrustedProxies []netip.Prefix
+	// CountryHeader is the header holding the client's country, set by a
+	// trusted proxy; empty (the default): the country is unknown. Requests
+	// not coming from TrustedProxies never have a country, whatever they send.
+	CountryHeader string
 
 	// Not bound to the environment: fixed values tests may shorten.
 	ShutdownTimeout    time.Duration // time in-flight requests get to finish
@@ -205,6 +216,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.TrustedProxies = proxies
 	}
+	str(EnvCountryHeader, &c.CountryHeader)
 	if v := strings.TrimSpace(getenv(EnvLogLevel)); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q is not debug, info, warn or error", EnvLogLevel, v))
@@ -307,6 +319,7 @@ func (c Config) Verify() error {
 		}
 	}
 	errs = append(errs, verifyIssuers(c.Issuers)...)
+	add(c.verifyCountryHeader())
 	if c.ShutdownTimeout <= 0 || c.CertReloadInterval <= 0 || c.BootTimeout <= 0 || c.HeartbeatInterval <= 0 {
 		add(errors.New("shutdown timeout, certificate reload interval, boot timeout and heartbeat interval must be positive"))
 	}
@@ -365,6 +378,21 @@ func (c Config) verifyPublicURL() error {
 	}
 }
 
+// verifyCountryHeader: a valid field name, and trusted proxies to read it
+// from (without them it would never be read, which is surely not what the
+// operator meant).
+func (c Config) verifyCountryHeader() error {
+	switch {
+	case c.CountryHeader == "":
+		return nil
+	case !headerNamePattern.MatchString(c.CountryHeader):
+		return fmt.Errorf("%s: %q is not an HTTP header name", EnvCountryHeader, c.CountryHeader)
+	case len(c.TrustedProxies) == 0:
+		return fmt.Errorf("%s is set but %s is empty: the country header is only believed from trusted proxies", EnvCountryHeader, EnvTrustedProxies)
+	}
+	return nil
+}
+
 func verifyNATSURL(raw string) error {
 	for _, s := range strings.Split(raw, ",") {
 		u, err := url.Parse(strings.TrimSpace(s))
@@ -420,5 +448,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("issuers", issuers),
 		slog.Any("allowed_origins", c.AllowedOrigins),
 		slog.String("log_level", c.LogLevel.String()),
+		slog.Int("trusted_proxies", len(c.TrustedProxies)),
+		slog.String("country_header", c.CountryHeader),
 	)
 }

@@ -40,6 +40,15 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	return client
 }
 
+// FromTrustedProxy reports whether the connection's peer is one of trusted:
+// only then may headers that a proxy sets (X-Forwarded-For, a geo-IP country
+// header) be believed, since any other client can send them too. It reads
+// the peer exactly as ClientIP does.
+func FromTrustedProxy(r *http.Request, trusted []netip.Prefix) bool {
+	peer := parseAddr(hostOf(r.RemoteAddr))
+	return peer.IsValid() && contains(trusted, peer)
+}
+
 // forwardedFor splits every X-Forwarded-For header (proxies may add a
 // header each or extend one) into its entries, in order.
 func forwardedFor(values []string) []string {

@@ -134,6 +134,9 @@ func (l *Layer) Check(ctx context.Context, r *pipeline.Request) error {
 	case policy.StepUp:
 		return l.stepUp(r, d, now)
 	case policy.ApprovalRequired:
+		if d.AutoApproved() {
+			return l.autoApprove(r, d, now)
+		}
 		r.RequireConfirmation(&approvalCheck{l: l, d: d})
 		return nil
 	case policy.Deny:
@@ -190,7 +193,7 @@ func (l *Layer) input(r *pipeline.Request, now time.Time) (policy.Input, error) 
 		},
 		Request: policy.RequestAttrs{
 			IP: r.Info.ClientIP, Country: r.Info.Country, UserAgent: r.Info.UserAgent,
-			Platform: Platform(r.Session.ClientName, r.Info.UserAgent), Time: now,
+			Platform: pipeline.Platform(r.Session.ClientName, r.Info.UserAgent), Time: now,
 		},
 	}, nil
 }

@@ -154,15 +154,3 @@ func TestMaskingNamesPassedOn(t *testing.T) {
 	require.Nil(t, e.call(user("acme"), "orders.refund", 5))
 	assert.ElementsMatch(t, []string{"emails", "phones"}, e.masks.names)
 }
-
-func TestPlatform(t *testing.T) {
-	for _, c := range []struct{ client, ua, want string }{
-		{"claude-ai", "", "claude"},
-		{"", "Mozilla/5.0 ChatGPT-User/1.0", "chatgpt"},
-		{"Cursor", "node", "cursor"},
-		{"my-agent", "curl/8", ""},
-		{"Visual Studio Code", "", "vscode"},
-	} {
-		assert.Equal(t, c.want, Platform(c.client, c.ua), "%q %q", c.client, c.ua)
-	}
-}

@@ -24,7 +24,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -50,7 +49,7 @@ import (
 	"github.com/portcullis/portcullis/dataplane/internal/ratelimit"
 	sharedauthn "github.com/portcullis/portcullis/shared/authn"
 	"github.com/portcullis/portcullis/shared/seal"
-	"github.com/portcullis/portcullis/shared/tlsconfig"
+	"github.com/portcullis/portcullis/shared/serve"
 )
 
 const (
@@ -63,8 +62,7 @@ type Server struct {
 	cfg       config.Config
 	log       *slog.Logger
 	publicURL string
-	ln        net.Listener
-	certs     *tlsconfig.Certificates // nil with plain HTTP
+	ln        *serve.Listener
 	nc        *nats.Conn
 	store     *bundlestore.NATS
 	pipe      *pipeline.Pipeline
@@ -122,27 +120,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *Server
 		IdleTimeout:    120 * time.Second,
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
-	}
-	if s.certs != nil {
-		s.http.TLSConfig = tlsconfig.ServerConfig(s.certs)
+		TLSConfig:      s.ln.TLSConfig(), // nil with plain HTTP
 	}
 	return s, nil
 }
 
 // listen loads the certificates and binds the address.
 func (s *Server) listen() error {
-	if s.cfg.TLS() {
-		pairs, err := tlsconfig.Pairs(s.cfg.TLSCertFiles, s.cfg.TLSKeyFiles)
-		if err != nil {
-			return err
-		}
-		if s.certs, err = tlsconfig.Load(pairs, s.log.With("component", "tls")); err != nil {
-			return err
-		}
-	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	ln, err := serve.Listen(s.cfg.Listen, s.cfg.TLSCertFiles, s.cfg.TLSKeyFiles, s.log)
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+		return err
 	}
 	s.ln = ln
 	s.closers = append(s.closers, func() { _ = ln.Close() })
@@ -235,7 +222,7 @@ func (s *Server) buildHandler(ctx context.Context, tools mcp.Tools, reg *prometh
 	}
 	auth, err := authn.New(authn.Config{
 		PublicURL: s.publicURL, Validator: validator, Bundles: s.store, AuthorizationServers: servers,
-		TrustedProxies: s.cfg.TrustedProxies, Logger: s.log, Registerer: reg,
+		TrustedProxies: s.cfg.TrustedProxies, CountryHeader: s.cfg.CountryHeader, Logger: s.log, Registerer: reg,
 	})
 	if err != nil {
 		return nil, err
@@ -326,32 +313,11 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Error("not following the fleet's heartbeats: rate limits are not split between replicas", "err", err)
 		}
 	})
-	if s.certs != nil {
-		wg.Go(func() { s.certs.Watch(bgCtx, s.cfg.CertReloadInterval) })
-	}
-	serveErr := make(chan error, 1)
-	go func() {
-		if s.certs != nil {
-			serveErr <- s.http.ServeTLS(s.ln, "", "")
-			return
-		}
-		serveErr <- s.http.Serve(s.ln)
-	}()
 	s.log.Info("gateway listening", "addr", s.Addr(), "url", s.URL(), "config", s.cfg)
-
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-		err = fmt.Errorf("http: %w", err)
-	}
-	s.log.Info("gateway shutting down: finishing in-flight requests")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
-	defer cancel()
-	if serr := s.http.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		s.log.Warn("in-flight requests cut short", "err", serr)
-		_ = s.http.Close()
-	}
+	err := s.ln.Serve(ctx, s.http, serve.Options{
+		ShutdownTimeout: s.cfg.ShutdownTimeout, CertReloadInterval: s.cfg.CertReloadInterval,
+		Name: "gateway", Logger: s.log,
+	})
 	stopBackground()
 	wg.Wait()
 	s.log.Info("gateway stopped")
