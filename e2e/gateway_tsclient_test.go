@@ -1,60 +1,17 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/portcullis/portcullis/e2e/internal/stack"
+	"github.com/portcullis/portcullis/shared/localenv/tsclient"
 )
-
-const tsClientDir = "testdata/tsclient"
-
-var tsInstall struct {
-	once sync.Once
-	err  error
-	out  []byte
-}
-
-// tsClientReady makes sure the TypeScript SDK is installed (npm ci from the
-// committed lockfile, once per test binary). Only a machine without node
-// skips; a failed install fails the test: "works with the official
-// TypeScript client" is a requirement.
-func tsClientReady(t *testing.T) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed: skipping the TypeScript SDK client test")
-	}
-	if _, err := os.Stat(filepath.Join(tsClientDir, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err == nil {
-		return node
-	}
-	tsInstall.once.Do(func() {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			tsInstall.err = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = tsClientDir
-		tsInstall.out, tsInstall.err = cmd.CombinedOutput()
-	})
-	require.NoError(t, tsInstall.err, "npm ci in %s: %s", tsClientDir, tsInstall.out)
-	return node
-}
 
 type tsCall struct {
 	Name       string          `json:"name"`
@@ -81,24 +38,16 @@ type tsReport struct {
 	} `json:"requests"`
 }
 
-// runTSClient runs client.mjs against the replicas with token.
-func runTSClient(t *testing.T, node string, s *stack.Stack, token string, calls []map[string]any) tsReport {
+// runTSClient runs testdata/tsclient.mjs against the replicas with token.
+func runTSClient(t *testing.T, s *stack.Stack, token string, calls []map[string]any) tsReport {
 	t.Helper()
 	var endpoints []string
 	for _, g := range s.Gateways {
 		endpoints = append(endpoints, g.Direct+"/mcp")
 	}
-	opts, err := json.Marshal(map[string]any{"endpoints": endpoints, "token": token, "calls": calls})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "client.mjs", string(opts))
-	cmd.Dir = tsClientDir
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+s.CA.CertFile)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	require.NoError(t, err, "node: %s", stderr.String())
+	stdout := tsclient.Run(t, "testdata/tsclient.mjs",
+		map[string]any{"endpoints": endpoints, "clientName": "e2e-ts-sdk", "token": token, "calls": calls},
+		"NODE_EXTRA_CA_CERTS="+s.CA.CertFile)
 	var rep tsReport
 	require.NoError(t, json.Unmarshal(stdout, &rep), "output: %s", stdout)
 	require.True(t, rep.OK, "client failed: %s\nrequests: %+v", rep.Error, rep.Requests)
@@ -110,7 +59,7 @@ func runTSClient(t *testing.T, node string, s *stack.Stack, token string, calls 
 // tools through both replicas over TLS, one session alternating between
 // them on every request.
 func TestGatewayTypeScriptSDK(t *testing.T) {
-	node := tsClientReady(t)
+	tsclient.Ready(t)
 	s := stack.Start(t, stack.Options{Gateways: 2})
 	tests := []struct {
 		tenant, role string
@@ -121,7 +70,7 @@ func TestGatewayTypeScriptSDK(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.tenant+"/"+tt.role, func(t *testing.T) {
-			rep := runTSClient(t, node, s, s.UserToken(t, tt.tenant, tt.role), []map[string]any{
+			rep := runTSClient(t, s, s.UserToken(t, tt.tenant, tt.role), []map[string]any{
 				{"name": "customers.list"},
 				{"name": "orders.list", "arguments": map[string]any{"limit": 3}},
 				{"name": "orders.refund", "arguments": map[string]any{"order_id": "ord_none", "body": map[string]any{"amount": 1}}},

@@ -6,9 +6,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/portcullis/portcullis/migrations"
-	"github.com/portcullis/portcullis/shared/localenv/pgtest"
 )
 
 // TestApprovalWebhooks (000006): the trigger queues a delivery on creation
@@ -17,17 +14,8 @@ import (
 // platform-only.
 func TestApprovalWebhooks(t *testing.T) {
 	ctx := testCtx(t)
-	dsn := pgtest.NewDatabase(t)
-	if err := migrations.Up(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	conn := connect(t, ctx, dsn)
-	seed(t, ctx, conn)
-	var forced bool
-	if err := conn.QueryRow(ctx, `SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = 'webhook_deliveries'::regclass`).
-		Scan(&forced); err != nil || !forced {
-		t.Fatalf("webhook_deliveries: forced row-level security = %v, %v", forced, err)
-	}
+	conn := seededDatabase(t, ctx)
+	requireForcedRLS(t, ctx, conn, "webhook_deliveries")
 	inTx := func(actor string, fn func(tx pgx.Tx) error) error {
 		tx, err := conn.Begin(ctx)
 		if err != nil {

@@ -194,22 +194,10 @@ func exec(t *testing.T, ctx context.Context, tx pgx.Tx, sql string, args ...any)
 // write anyone else's.
 func TestRowLevelSecurity(t *testing.T) {
 	ctx := testCtx(t)
-	dsn := pgtest.NewDatabase(t)
-	if err := migrations.Up(ctx, dsn); err != nil {
-		t.Fatal(err)
-	}
-	conn := connect(t, ctx, dsn)
-	seed(t, ctx, conn)
+	conn := seededDatabase(t, ctx)
 
-	type check struct {
-		name  string
-		sql   string
-		want  int64  // rows returned (queries starting with SELECT) or affected
-		code  string // expected SQLSTATE instead of a result
-		actor string // "a", "b", "platform" or "" (no setting at all)
-	}
 	thisMonth := time.Now().UTC().Format("audit_events_y2006m01")
-	checks := []check{
+	checks := []rlsCheck{
 		{name: "partitions cannot be read by name", actor: "platform", sql: `SELECT * FROM ` + thisMonth, want: 0},
 		{name: "partitions cannot be written by name", actor: "platform", sql: `INSERT INTO audit_events_default (id, time, event) VALUES ('x', now() + interval '20 years', '{}')`, code: "42501"},
 		// Reads.
@@ -286,41 +274,78 @@ func TestRowLevelSecurity(t *testing.T) {
 		{name: "the same name in another scope is fine", actor: "platform", sql: `INSERT INTO access_rules (tenant_id, name, spec) VALUES ('b', 'g', '{}')`, want: 1},
 	}
 	for _, c := range checks {
-		t.Run(c.name, func(t *testing.T) {
-			tx, err := conn.Begin(ctx)
-			if err != nil {
-				t.Fatal(err)
+		t.Run(c.name, func(t *testing.T) { c.run(t, ctx, conn) })
+	}
+}
+
+// seededDatabase is a fresh migrated database holding the seed, connected.
+func seededDatabase(t *testing.T, ctx context.Context) *pgx.Conn {
+	t.Helper()
+	dsn := pgtest.NewDatabase(t)
+	if err := migrations.Up(ctx, dsn); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, ctx, dsn)
+	seed(t, ctx, conn)
+	return conn
+}
+
+// requireForcedRLS fails the test unless table has row-level security
+// enabled and forced (so the table owner is bound by it too).
+func requireForcedRLS(t *testing.T, ctx context.Context, conn *pgx.Conn, table string) {
+	t.Helper()
+	var forced bool
+	if err := conn.QueryRow(ctx, `SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = to_regclass($1)`, table).
+		Scan(&forced); err != nil || !forced {
+		t.Fatalf("%s: forced row-level security = %v, %v", table, forced, err)
+	}
+}
+
+// rlsCheck is one statement run as an actor against the seed.
+type rlsCheck struct {
+	name  string
+	actor string // "a", "b", "platform" or "" (no setting at all)
+	sql   string
+	want  int64  // rows returned (queries starting with SELECT) or affected
+	code  string // expected SQLSTATE instead of a result
+}
+
+// run runs the check in a transaction it rolls back, so every check starts
+// from the seed.
+func (c rlsCheck) run(t *testing.T, ctx context.Context, conn *pgx.Conn) {
+	t.Helper()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	setActor(t, ctx, tx, c.actor)
+	var n int64
+	if len(c.sql) > 6 && c.sql[:6] == "SELECT" {
+		rows, qerr := tx.Query(ctx, c.sql)
+		if qerr == nil {
+			for rows.Next() {
+				n++
 			}
-			defer tx.Rollback(ctx) // every check starts from the seed
-			setActor(t, ctx, tx, c.actor)
-			var n int64
-			if len(c.sql) > 6 && c.sql[:6] == "SELECT" {
-				rows, qerr := tx.Query(ctx, c.sql)
-				if qerr == nil {
-					for rows.Next() {
-						n++
-					}
-					rows.Close()
-					qerr = rows.Err()
-				}
-				err = qerr
-			} else {
-				var tag pgconn.CommandTag
-				tag, err = tx.Exec(ctx, c.sql)
-				n = tag.RowsAffected()
-			}
-			var pgErr *pgconn.PgError
-			switch {
-			case c.code != "":
-				if !errors.As(err, &pgErr) || pgErr.Code != c.code {
-					t.Fatalf("got %v (%d rows), want SQLSTATE %s", err, n, c.code)
-				}
-			case err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case n != c.want:
-				t.Fatalf("%d rows, want %d", n, c.want)
-			}
-		})
+			rows.Close()
+			qerr = rows.Err()
+		}
+		err = qerr
+	} else {
+		var tag pgconn.CommandTag
+		tag, err = tx.Exec(ctx, c.sql)
+		n = tag.RowsAffected()
+	}
+	var pgErr *pgconn.PgError
+	switch {
+	case c.code != "":
+		if !errors.As(err, &pgErr) || pgErr.Code != c.code {
+			t.Fatalf("got %v (%d rows), want SQLSTATE %s", err, n, c.code)
+		}
+	case err != nil:
+		t.Fatalf("unexpected error: %v", err)
+	case n != c.want:
+		t.Fatalf("%d rows, want %d", n, c.want)
 	}
 }
 

@@ -127,7 +127,7 @@ func (s ToolSource) Validate() error {
 		if len(v) > MaxHeaderValueLen {
 			p.Add(field, "value longer than %d bytes", MaxHeaderValueLen)
 		}
-		if !validHeaderValue(v) {
+		if !ValidHeaderValue(v) {
 			p.Add(field, "value contains control characters")
 		}
 	}
@@ -450,7 +450,7 @@ var reservedHeaders = []string{
 }
 
 func headerNameProblem(name string) string {
-	if !validToken(name) {
+	if !ValidHeaderName(name) {
 		return "is not a valid header name"
 	}
 	lower := strings.ToLower(name)
@@ -461,8 +461,10 @@ func headerNameProblem(name string) string {
 	return ""
 }
 
-// validToken reports whether s is an RFC 9110 token (a header field name).
-func validToken(s string) bool {
+// ValidHeaderName reports whether s is an RFC 9110 token (a header field
+// name) of at most 256 bytes. The gateway applies the same rule to the header
+// names it forwards, so configuration and the request path agree.
+func ValidHeaderName(s string) bool {
 	if s == "" || len(s) > 256 {
 		return false
 	}
@@ -478,9 +480,10 @@ func validToken(s string) bool {
 	return true
 }
 
-// validHeaderValue refuses CR, LF, NUL and other controls (header injection);
-// horizontal tab is allowed, as RFC 9110 allows it.
-func validHeaderValue(v string) bool {
+// ValidHeaderValue refuses CR, LF, NUL and other controls (header injection);
+// horizontal tab is allowed, as RFC 9110 allows it. The gateway checks the
+// header values it forwards with it too.
+func ValidHeaderValue(v string) bool {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if (c < 0x20 && c != '\t') || c == 0x7f {

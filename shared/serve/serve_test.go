@@ -22,23 +22,25 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // started is a Listener being served by Serve in the background.
 type started struct {
-	l       *Listener
-	srv     *http.Server
-	cancel  context.CancelFunc
-	stopped chan error // Serve's result
+	l      *Listener
+	srv    *http.Server
+	cancel context.CancelFunc
+	done   chan struct{} // closed when Serve returned
+	err    error         // Serve's result, once done
 }
 
 func start(t *testing.T, l *Listener, h http.Handler, shutdownTimeout time.Duration) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv := &http.Server{Handler: h, TLSConfig: l.TLSConfig(), ErrorLog: log.New(io.Discard, "", 0)}
-	s := &started{l: l, srv: srv, cancel: cancel, stopped: make(chan error, 1)}
+	s := &started{l: l, srv: srv, cancel: cancel, done: make(chan struct{})}
 	go func() {
-		s.stopped <- l.Serve(ctx, srv, Options{ShutdownTimeout: shutdownTimeout, CertReloadInterval: time.Hour, Name: "test"})
+		defer close(s.done)
+		s.err = l.Serve(ctx, srv, Options{ShutdownTimeout: shutdownTimeout, CertReloadInterval: time.Hour, Name: "test"})
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-s.stopped
+		<-s.done
 	})
 	return s
 }
@@ -46,7 +48,8 @@ func start(t *testing.T, l *Listener, h http.Handler, shutdownTimeout time.Durat
 func (s *started) stop(t *testing.T) error {
 	t.Helper()
 	s.cancel()
-	return <-s.stopped
+	<-s.done
+	return s.err
 }
 
 func client(roots *tls.Config) *http.Client {
@@ -135,7 +138,8 @@ func TestServeLetsInFlightRequestsFinish(t *testing.T) {
 	r := <-got
 	require.NoError(t, r.err)
 	require.Equal(t, "finished", r.body, "the request in flight at shutdown completes")
-	require.NoError(t, <-s.stopped)
+	<-s.done
+	require.NoError(t, s.err)
 }
 
 func TestServeCutsRequestsShortAfterTheTimeout(t *testing.T) {

@@ -4,8 +4,9 @@
 // certificates that can be reloaded from disk without a restart (so a renewed
 // certificate, e.g. from cert-manager, is picked up in place).
 //
-// It reads certificate files, the one exception to shared/'s no-I/O rule next
-// to shared/authn: both planes must serve TLS identically, and the code is small.
+// It reads certificate files, an exception to shared/'s no-I/O rule like
+// shared/authn and shared/serve: both planes must serve TLS identically, and the
+// code is small.
 package tlsconfig
 
 import (

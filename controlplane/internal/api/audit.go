@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,20 +36,9 @@ func (s *server) queryTenantAudit(c echo.Context) error {
 }
 
 func (s *server) queryAudit(c echo.Context, f store.AuditFilter) error {
-	p, err := page(c)
-	if err != nil {
-		return err
-	}
-	var items []store.AuditEvent
-	var next string
-	err = s.inTx(c, func(tx store.Tx) (err error) {
-		items, next, err = tx.QueryAudit(c.Request().Context(), f, p)
-		return err
+	return listPage(s, c, func(ctx context.Context, tx store.Tx, p store.Page) ([]store.AuditEvent, string, error) {
+		return tx.QueryAudit(ctx, f, p)
 	})
-	if err != nil {
-		return err
-	}
-	return ok(c, newList(items, next))
 }
 
 // auditFilter parses the shared filters: user, tool, decision, from, to.

@@ -32,20 +32,10 @@ func (s *server) domainRoutes() []route {
 // (/v1/tenants/:tenant/domains; a tenant admin only reaches its own, and
 // row-level security narrows the rows to it again).
 func (s *server) listDomains(c echo.Context) error {
-	p, err := page(c)
-	if err != nil {
-		return err
-	}
-	var items []store.DomainRecord
-	var next string
-	err = s.inTx(c, func(tx store.Tx) (err error) {
-		items, next, err = tx.ListDomains(c.Request().Context(), c.Param("tenant"), p)
-		return err
+	tenantID := c.Param("tenant")
+	return listPage(s, c, func(ctx context.Context, tx store.Tx, p store.Page) ([]store.DomainRecord, string, error) {
+		return tx.ListDomains(ctx, tenantID, p)
 	})
-	if err != nil {
-		return err
-	}
-	return ok(c, newList(items, next))
 }
 
 func (s *server) getDomain(c echo.Context) error {
@@ -86,16 +76,28 @@ func (s *server) createDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.writeDomain(c, body, d, func(ctx context.Context, tx store.Tx) (store.DomainRecord, error) {
+		return tx.CreateDomain(ctx, d)
+	}, func(rec store.DomainRecord) reply {
+		return reply{status: http.StatusCreated, body: rec, location: "/v1/domains/" + rec.ID}
+	})
+}
+
+// writeDomain stores d with save, in one write after checking its tenant,
+// and answers what answer makes of the stored record.
+func (s *server) writeDomain(c echo.Context, body []byte, d model.Domain,
+	save func(ctx context.Context, tx store.Tx) (store.DomainRecord, error), answer func(store.DomainRecord) reply,
+) error {
 	return s.write(c, body, func(tx store.Tx) (reply, error) {
 		ctx := c.Request().Context()
 		if err := checkDomainTenant(ctx, tx, d); err != nil {
 			return reply{}, err
 		}
-		rec, err := tx.CreateDomain(ctx, d)
+		rec, err := save(ctx, tx)
 		if err != nil {
 			return reply{}, domainWriteError(err, d)
 		}
-		return reply{status: http.StatusCreated, body: rec, location: "/v1/domains/" + rec.ID}, nil
+		return answer(rec), nil
 	})
 }
 
@@ -112,17 +114,9 @@ func (s *server) updateDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.write(c, body, func(tx store.Tx) (reply, error) {
-		ctx := c.Request().Context()
-		if err := checkDomainTenant(ctx, tx, d); err != nil {
-			return reply{}, err
-		}
-		rec, err := tx.UpdateDomain(ctx, id, d, rev)
-		if err != nil {
-			return reply{}, domainWriteError(err, d)
-		}
-		return reply{status: http.StatusOK, body: rec}, nil
-	})
+	return s.writeDomain(c, body, d, func(ctx context.Context, tx store.Tx) (store.DomainRecord, error) {
+		return tx.UpdateDomain(ctx, id, d, rev)
+	}, func(rec store.DomainRecord) reply { return reply{status: http.StatusOK, body: rec} })
 }
 
 func (s *server) deleteDomain(c echo.Context) error {

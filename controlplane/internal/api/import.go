@@ -135,46 +135,11 @@ func documentBytes(raw json.RawMessage) ([]byte, error) {
 }
 
 func (s *server) listToolSources(c echo.Context) error {
-	p, err := page(c)
-	if err != nil {
-		return err
-	}
-	var items []json.RawMessage
-	var next string
-	err = s.inTx(c, func(tx store.Tx) error {
-		recs, n, err := tx.ListResources(c.Request().Context(), store.KindToolSource, "", p)
-		if err != nil {
-			return err
-		}
-		next = n
-		items, err = representations(recs)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return ok(c, newList(items, next))
+	return listPage(s, c, listResources(store.KindToolSource, ""))
 }
 
 func (s *server) getToolSource(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	var rec store.Record
-	err = s.inTx(c, func(tx store.Tx) (err error) {
-		rec, err = tx.GetResource(c.Request().Context(), store.KindToolSource, "", id)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	out, err := representation(rec)
-	if err != nil {
-		return err
-	}
-	setETag(c, rec.Revision)
-	return ok(c, out)
+	return s.getResource(c, store.KindToolSource, "")
 }
 
 // deleteToolSource deletes a source and every tool imported from it, in one

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"regexp"
@@ -93,17 +94,33 @@ func findKey(c echo.Context, tx store.Tx, kid string) (model.BackendKey, error) 
 }
 
 func (s *server) createSigningKey(c echo.Context) error {
-	body, err := readBody(c)
-	if err != nil {
+	if _, err := readEmptyBody(c); err != nil {
 		return err
 	}
-	if body != nil { // an empty object is the only body allowed
+	return s.writeNewKey(c, func(ctx context.Context, tx store.Tx) (store.BackendKeyRecord, error) {
+		return tx.CreateBackendKey(ctx)
+	})
+}
+
+// readEmptyBody reads a body that may only be absent or an empty object.
+func readEmptyBody(c echo.Context) ([]byte, error) {
+	body, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
 		if err := decodeStrict(body, &struct{}{}); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	return body, nil
+}
+
+// writeNewKey creates a key with create and answers 201 with it and its
+// secret, which is shown this once.
+func (s *server) writeNewKey(c echo.Context, create func(ctx context.Context, tx store.Tx) (store.BackendKeyRecord, error)) error {
 	return s.writeSecret(c, func(tx store.Tx) (reply, error) {
-		k, err := tx.CreateBackendKey(c.Request().Context())
+		k, err := create(c.Request().Context(), tx)
 		if err != nil {
 			return reply{}, err
 		}
@@ -133,12 +150,8 @@ func (s *server) rotateSigningKey(c echo.Context) error {
 			}
 		}
 	}
-	return s.writeSecret(c, func(tx store.Tx) (reply, error) {
-		k, err := tx.RotateBackendKey(c.Request().Context(), kid, overlap)
-		if err != nil {
-			return reply{}, err
-		}
-		return reply{status: http.StatusCreated, body: withSecret(k), location: "/v1/signing-keys/" + k.KID}, nil
+	return s.writeNewKey(c, func(ctx context.Context, tx store.Tx) (store.BackendKeyRecord, error) {
+		return tx.RotateBackendKey(ctx, kid, overlap)
 	})
 }
 
@@ -147,14 +160,9 @@ func (s *server) revokeSigningKey(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c)
+	body, err := readEmptyBody(c)
 	if err != nil {
 		return err
-	}
-	if body != nil {
-		if err := decodeStrict(body, &struct{}{}); err != nil {
-			return err
-		}
 	}
 	return s.write(c, body, func(tx store.Tx) (reply, error) {
 		if err := tx.RevokeBackendKey(c.Request().Context(), kid); err != nil {

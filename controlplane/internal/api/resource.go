@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/portcullis/portcullis/controlplane/internal/store"
 )
 
@@ -61,4 +63,27 @@ func representations(rs []store.Record) ([]json.RawMessage, error) {
 		out = append(out, j)
 	}
 	return out, nil
+}
+
+// getResource answers the read of one record of kind in tenantID's scope
+// ("" = global), the :id of the path, with its revision as the ETag.
+func (s *server) getResource(c echo.Context, kind store.Kind, tenantID string) error {
+	id, err := idParam(c, "id")
+	if err != nil {
+		return err
+	}
+	var rec store.Record
+	err = s.inTx(c, func(tx store.Tx) (err error) {
+		rec, err = tx.GetResource(c.Request().Context(), kind, tenantID, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	out, err := representation(rec)
+	if err != nil {
+		return err
+	}
+	setETag(c, rec.Revision)
+	return ok(c, out)
 }

@@ -107,47 +107,12 @@ func scopeOf(c echo.Context) (string, policy.ScopeKind) {
 
 func (k *scopedKind[T]) list(c echo.Context) error {
 	tenantID, _ := scopeOf(c)
-	p, err := page(c)
-	if err != nil {
-		return err
-	}
-	var items []json.RawMessage
-	var next string
-	err = k.s.inTx(c, func(tx store.Tx) error {
-		recs, n, err := tx.ListResources(c.Request().Context(), k.kind, tenantID, p)
-		if err != nil {
-			return err
-		}
-		next = n
-		items, err = representations(recs)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return ok(c, newList(items, next))
+	return listPage(k.s, c, listResources(k.kind, tenantID))
 }
 
 func (k *scopedKind[T]) get(c echo.Context) error {
 	tenantID, _ := scopeOf(c)
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	var rec store.Record
-	err = k.s.inTx(c, func(tx store.Tx) error {
-		rec, err = tx.GetResource(c.Request().Context(), k.kind, tenantID, id)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	body, err := representation(rec)
-	if err != nil {
-		return err
-	}
-	setETag(c, rec.Revision)
-	return ok(c, body)
+	return k.s.getResource(c, k.kind, tenantID)
 }
 
 // decode reads, strictly decodes and validates the spec in the body, and
@@ -191,12 +156,24 @@ func (k *scopedKind[T]) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return k.writeRecord(c, body, tenantID, v, func(ctx context.Context, tx store.Tx) (store.Record, error) {
+		return tx.CreateResource(ctx, k.kind, tenantID, k.name(v), spec)
+	}, func(rec store.Record, out json.RawMessage) reply {
+		return reply{status: http.StatusCreated, body: out, location: strings.TrimSuffix(c.Request().URL.Path, "/") + "/" + rec.ID}
+	})
+}
+
+// writeRecord stores v with save, in one write after checkWrite, and
+// answers what answer makes of the stored record and its representation.
+func (k *scopedKind[T]) writeRecord(c echo.Context, body []byte, tenantID string, v *T,
+	save func(ctx context.Context, tx store.Tx) (store.Record, error), answer func(store.Record, json.RawMessage) reply,
+) error {
 	return k.s.write(c, body, func(tx store.Tx) (reply, error) {
 		ctx := c.Request().Context()
 		if err := k.checkWrite(ctx, tx, tenantID, v); err != nil {
 			return reply{}, err
 		}
-		rec, err := tx.CreateResource(ctx, k.kind, tenantID, k.name(v), spec)
+		rec, err := save(ctx, tx)
 		if err != nil {
 			return reply{}, nameConflict(err, k.name(v))
 		}
@@ -204,7 +181,7 @@ func (k *scopedKind[T]) create(c echo.Context) error {
 		if err != nil {
 			return reply{}, err
 		}
-		return reply{status: http.StatusCreated, body: out, location: strings.TrimSuffix(c.Request().URL.Path, "/") + "/" + rec.ID}, nil
+		return answer(rec, out), nil
 	})
 }
 
@@ -222,21 +199,9 @@ func (k *scopedKind[T]) update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return k.s.write(c, body, func(tx store.Tx) (reply, error) {
-		ctx := c.Request().Context()
-		if err := k.checkWrite(ctx, tx, tenantID, v); err != nil {
-			return reply{}, err
-		}
-		rec, err := tx.UpdateResource(ctx, k.kind, tenantID, id, k.name(v), spec, rev)
-		if err != nil {
-			return reply{}, nameConflict(err, k.name(v))
-		}
-		out, err := representation(rec)
-		if err != nil {
-			return reply{}, err
-		}
-		return reply{status: http.StatusOK, body: out}, nil
-	})
+	return k.writeRecord(c, body, tenantID, v, func(ctx context.Context, tx store.Tx) (store.Record, error) {
+		return tx.UpdateResource(ctx, k.kind, tenantID, id, k.name(v), spec, rev)
+	}, func(_ store.Record, out json.RawMessage) reply { return reply{status: http.StatusOK, body: out} })
 }
 
 func (k *scopedKind[T]) delete(c echo.Context) error {

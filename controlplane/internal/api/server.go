@@ -10,7 +10,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/portcullis/portcullis/controlplane/internal/store"
 	"github.com/portcullis/portcullis/shared/authn"
+	"github.com/portcullis/portcullis/shared/promreg"
 )
 
 // Authenticator validates a raw bearer token (authn.Validator implements it).
@@ -285,23 +285,12 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Buckets: prometheus.DefBuckets,
 		}, labels),
 	}
-	m.requests = registerOrReuse(reg, m.requests)
-	m.duration = registerOrReuse(reg, m.duration)
+	// A second server on the same registry (as in tests) shares the
+	// collectors; any other registration error leaves them unregistered, as
+	// metrics never stop the API.
+	m.requests, _ = promreg.Register(reg, m.requests)
+	m.duration, _ = promreg.Register(reg, m.duration)
 	return m
-}
-
-// registerOrReuse registers c, or returns the identical collector already
-// registered (a second server on the same registry, as in tests).
-func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 // observe gives every request an id, and records its metrics (per route

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -24,6 +25,41 @@ type reply struct {
 // inTx runs fn in one transaction as the caller.
 func (s *server) inTx(c echo.Context, fn func(tx store.Tx) error) error {
 	return s.store.Tx(c.Request().Context(), callerOf(c).actor(), fn)
+}
+
+// lister reads one page of a collection in the caller's transaction.
+type lister[T any] func(ctx context.Context, tx store.Tx, p store.Page) ([]T, string, error)
+
+// listPage answers a list request: the page its query parameters ask for,
+// read in one transaction as the caller.
+func listPage[T any](s *server, c echo.Context, list lister[T]) error {
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	var items []T
+	var next string
+	err = s.inTx(c, func(tx store.Tx) (err error) {
+		items, next, err = list(c.Request().Context(), tx, p)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return ok(c, newList(items, next))
+}
+
+// listResources lists the records of kind in tenantID's scope ("" = global)
+// as their API representations.
+func listResources(kind store.Kind, tenantID string) lister[json.RawMessage] {
+	return func(ctx context.Context, tx store.Tx, p store.Page) ([]json.RawMessage, string, error) {
+		recs, next, err := tx.ListResources(ctx, kind, tenantID, p)
+		if err != nil {
+			return nil, "", err
+		}
+		items, err := representations(recs)
+		return items, next, err
+	}
 }
 
 // errIdempotencyRace means a concurrent request with the same key committed

@@ -36,6 +36,7 @@ import (
 
 	"github.com/portcullis/portcullis/controlplane/internal/store"
 	"github.com/portcullis/portcullis/shared/approval"
+	"github.com/portcullis/portcullis/shared/promreg"
 )
 
 const (
@@ -101,10 +102,8 @@ func New(cfg Config) (*Service, error) {
 			Help: "Approval checks answered, by status (approved_consumed, pending, denied, error).",
 		}, []string{"status"}),
 	}
-	if cfg.Metrics != nil {
-		if err := cfg.Metrics.Register(s.answers); err != nil {
-			return nil, fmt.Errorf("approvalsvc: register metrics: %w", err)
-		}
+	if err := promreg.RegisterAll(cfg.Metrics, s.answers); err != nil {
+		return nil, fmt.Errorf("approvalsvc: register metrics: %w", err)
 	}
 	return s, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portcullis/portcullis/controlplane/internal/store"
 	"github.com/portcullis/portcullis/shared/backendsig"
+	"github.com/portcullis/portcullis/shared/promreg"
 )
 
 // Webhook notifications.
@@ -132,10 +133,8 @@ func NewNotifier(cfg NotifierConfig) (*Notifier, error) {
 			Help: "Approval webhook delivery attempts, by result (delivered, retry, failed).",
 		}, []string{"result"}),
 	}
-	if cfg.Metrics != nil {
-		if err := cfg.Metrics.Register(n.results); err != nil {
-			return nil, fmt.Errorf("approvalsvc: register metrics: %w", err)
-		}
+	if err := promreg.RegisterAll(cfg.Metrics, n.results); err != nil {
+		return nil, fmt.Errorf("approvalsvc: register metrics: %w", err)
 	}
 	return n, nil
 }

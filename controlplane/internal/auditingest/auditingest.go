@@ -27,6 +27,7 @@ import (
 	"github.com/portcullis/portcullis/controlplane/internal/store"
 	"github.com/portcullis/portcullis/shared/audit"
 	"github.com/portcullis/portcullis/shared/bundle"
+	"github.com/portcullis/portcullis/shared/promreg"
 )
 
 // Names agreed in CONTRACTS.md.
@@ -109,12 +110,8 @@ func New(cfg Config) (*Ingest, error) {
 			Help: "Audit batches that failed to insert and were retried.",
 		}),
 	}
-	if cfg.Metrics != nil {
-		for _, c := range []prometheus.Collector{in.stored, in.rejected, in.failed} {
-			if err := cfg.Metrics.Register(c); err != nil {
-				return nil, fmt.Errorf("auditingest: register metrics: %w", err)
-			}
-		}
+	if err := promreg.RegisterAll(cfg.Metrics, in.stored, in.rejected, in.failed); err != nil {
+		return nil, fmt.Errorf("auditingest: register metrics: %w", err)
 	}
 	return in, nil
 }

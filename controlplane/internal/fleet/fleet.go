@@ -27,6 +27,7 @@ import (
 	"github.com/portcullis/portcullis/controlplane/internal/store"
 	"github.com/portcullis/portcullis/shared/bundle"
 	"github.com/portcullis/portcullis/shared/model"
+	"github.com/portcullis/portcullis/shared/promreg"
 )
 
 // Subject is where gateways publish heartbeats (CONTRACTS.md).
@@ -91,12 +92,8 @@ func New(cfg Config) (*Recorder, error) {
 			Help: "Heartbeats refused as malformed or failed to store.",
 		}),
 	}
-	if cfg.Metrics != nil {
-		for _, c := range []prometheus.Collector{r.recorded, r.rejected} {
-			if err := cfg.Metrics.Register(c); err != nil {
-				return nil, fmt.Errorf("fleet: register metrics: %w", err)
-			}
-		}
+	if err := promreg.RegisterAll(cfg.Metrics, r.recorded, r.rejected); err != nil {
+		return nil, fmt.Errorf("fleet: register metrics: %w", err)
 	}
 	return r, nil
 }

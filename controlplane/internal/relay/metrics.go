@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/shared/promreg"
 )
 
 type metrics struct {
@@ -32,13 +34,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "1 while this relay holds the publisher lock.",
 		}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{m.published, m.errors, m.lag, m.leader} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("relay: register metrics: %w", err)
-		}
+	if err := promreg.RegisterAll(reg, m.published, m.errors, m.lag, m.leader); err != nil {
+		return nil, fmt.Errorf("relay: register metrics: %w", err)
 	}
 	return m, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -68,34 +67,18 @@ func (t *pgTx) ListApprovals(ctx context.Context, tenantID, status string, p Pag
 	if tenantID == "" && !t.actor.Platform {
 		return nil, "", ErrForbidden
 	}
-	limit, err := limitOf(p)
+	pg, err := uuidPageOf(p)
 	if err != nil {
 		return nil, "", err
-	}
-	c, after, err := decodeCursor(p.Cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	if !after {
-		c.id = uuid.Nil.String()
-	} else if err := validID(c.id); err != nil {
-		return nil, "", fmt.Errorf("%w: malformed cursor", ErrInvalid)
 	}
 	// Newest first.
 	rows, err := t.tx.Query(ctx, `
 		SELECT `+approvalCols+` FROM approvals
 		WHERE ($1 = '' OR tenant_id = $1) AND ($2 = '' OR `+effectiveStatus+` = $2)
 		  AND (NOT $3 OR (created_at, id) < ($4, $5::uuid))
-		ORDER BY created_at DESC, id DESC LIMIT $6`, tenantID, status, after, c.at, c.id, limit+1)
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Approval, error) { return scanApproval(r) })
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, next := nextCursor(out, limit, func(a Approval) (time.Time, string) { return a.CreatedAt, a.ID })
-	return out, next, nil
+		ORDER BY created_at DESC, id DESC LIMIT $6`, tenantID, status, pg.after, pg.at, pg.id, pg.limit+1)
+	return collectPage(rows, err, pg.limit, func(r pgx.CollectableRow) (Approval, error) { return scanApproval(r) },
+		func(a Approval) (time.Time, string) { return a.CreatedAt, a.ID })
 }
 
 func (t *pgTx) GetApproval(ctx context.Context, tenantID, id string) (Approval, error) {

@@ -75,11 +75,7 @@ func (t *pgTx) InsertAuditEvents(ctx context.Context, events []AuditEvent) (int,
 // QueryAudit returns events newest first. A tenant actor sees only its own
 // tenant's events whatever the filter says.
 func (t *pgTx) QueryAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditEvent, string, error) {
-	limit, err := limitOf(p)
-	if err != nil {
-		return nil, "", err
-	}
-	c, after, err := decodeCursor(p.Cursor)
+	pg, err := pageOf(p)
 	if err != nil {
 		return nil, "", err
 	}
@@ -97,18 +93,10 @@ func (t *pgTx) QueryAudit(ctx context.Context, f AuditFilter, p Page) ([]AuditEv
 		  AND ($5::timestamptz IS NULL OR time >= $5) AND ($6::timestamptz IS NULL OR time < $6)
 		  AND (NOT $7 OR (time, id) < ($8, $9))
 		ORDER BY time DESC, id DESC LIMIT $10`,
-		f.TenantID, f.UserID, f.Tool, f.Decision, from, to, after, c.at, c.id, limit+1)
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEvent, error) {
+		f.TenantID, f.UserID, f.Tool, f.Decision, from, to, pg.after, pg.at, pg.id, pg.limit+1)
+	return collectPage(rows, err, pg.limit, func(r pgx.CollectableRow) (AuditEvent, error) {
 		var e AuditEvent
 		err := r.Scan(&e.ID, &e.Time, &e.TenantID, &e.UserID, &e.Tool, &e.Decision, &e.Event)
 		return e, err
-	})
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, next := nextCursor(out, limit, func(e AuditEvent) (time.Time, string) { return e.Time, e.ID })
-	return out, next, nil
+	}, func(e AuditEvent) (time.Time, string) { return e.Time, e.ID })
 }

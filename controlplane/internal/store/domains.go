@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -61,32 +60,16 @@ func (t *pgTx) GetDomain(ctx context.Context, id string) (DomainRecord, error) {
 }
 
 func (t *pgTx) ListDomains(ctx context.Context, tenantID string, p Page) ([]DomainRecord, string, error) {
-	limit, err := limitOf(p)
+	pg, err := uuidPageOf(p)
 	if err != nil {
 		return nil, "", err
-	}
-	c, after, err := decodeCursor(p.Cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	if !after {
-		c.id = uuid.Nil.String()
-	} else if err := validID(c.id); err != nil {
-		return nil, "", fmt.Errorf("%w: malformed cursor", ErrInvalid)
 	}
 	rows, err := t.tx.Query(ctx, `
 		SELECT `+domainCols+` FROM domains
 		WHERE ($1 = '' OR tenant_id = $1) AND (NOT $2 OR (created_at, id) > ($3, $4::uuid))
-		ORDER BY created_at, id LIMIT $5`, tenantID, after, c.at, c.id, limit+1)
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (DomainRecord, error) { return scanDomain(r) })
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, next := nextCursor(out, limit, func(r DomainRecord) (time.Time, string) { return r.CreatedAt, r.ID })
-	return out, next, nil
+		ORDER BY created_at, id LIMIT $5`, tenantID, pg.after, pg.at, pg.id, pg.limit+1)
+	return collectPage(rows, err, pg.limit, func(r pgx.CollectableRow) (DomainRecord, error) { return scanDomain(r) },
+		func(r DomainRecord) (time.Time, string) { return r.CreatedAt, r.ID })
 }
 
 func (t *pgTx) UpdateDomain(ctx context.Context, id string, d model.Domain, ifMatch int64) (DomainRecord, error) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -267,6 +268,58 @@ func decodeCursor(s string) (c cursor, ok bool, err error) {
 		return cursor{}, false, bad
 	}
 	return cursor{at: time.UnixMicro(n).UTC(), id: id}, true, nil
+}
+
+// page is a checked Page request: up to limit rows, after the cursor unless
+// this is the first page.
+type page struct {
+	limit int
+	after bool // false: the first page
+	cursor
+}
+
+// pageOf checks p's limit, then decodes its cursor.
+func pageOf(p Page) (page, error) {
+	limit, err := limitOf(p)
+	if err != nil {
+		return page{}, err
+	}
+	c, after, err := decodeCursor(p.Cursor)
+	if err != nil {
+		return page{}, err
+	}
+	return page{limit: limit, after: after, cursor: c}, nil
+}
+
+// uuidPageOf is pageOf for tables keyed by uuid: a cursor's id must be a
+// uuid, and the first page carries the nil uuid, as the queries cast the id
+// parameter to uuid even when it is not compared.
+func uuidPageOf(p Page) (page, error) {
+	pg, err := pageOf(p)
+	if err != nil {
+		return page{}, err
+	}
+	if !pg.after {
+		pg.id = uuid.Nil.String()
+	} else if err := validID(pg.id); err != nil {
+		return page{}, fmt.Errorf("%w: malformed cursor", ErrInvalid)
+	}
+	return pg, nil
+}
+
+// collectPage scans the rows of a query that fetched limit+1 rows (qerr is
+// the query's error) and returns up to limit of them with the next page's
+// cursor.
+func collectPage[T any](rows pgx.Rows, qerr error, limit int, scan pgx.RowToFunc[T], key func(T) (time.Time, string)) ([]T, string, error) {
+	if qerr != nil {
+		return nil, "", mapErr(qerr)
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, "", mapErr(err)
+	}
+	out, next := nextCursor(out, limit, key)
+	return out, next, nil
 }
 
 // nextCursor trims a result fetched with limit+1 rows to limit and returns the

@@ -137,32 +137,16 @@ func (t *pgTx) ListResources(ctx context.Context, kind Kind, tenantID string, p 
 	if err != nil {
 		return nil, "", err
 	}
-	limit, err := limitOf(p)
+	pg, err := uuidPageOf(p)
 	if err != nil {
 		return nil, "", err
-	}
-	c, after, err := decodeCursor(p.Cursor)
-	if err != nil {
-		return nil, "", err
-	}
-	if !after {
-		c.id = uuid.Nil.String()
-	} else if err := validID(c.id); err != nil {
-		return nil, "", fmt.Errorf("%w: malformed cursor", ErrInvalid)
 	}
 	rows, err := t.tx.Query(ctx, `
 		SELECT `+k.cols()+` FROM `+k.table+`
 		WHERE `+k.scopeCond()+` AND (NOT $2 OR (created_at, id) > ($3, $4::uuid))
-		ORDER BY created_at, id LIMIT $5`, tenantID, after, c.at, c.id, limit+1)
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Record, error) { return scanRecord(r) })
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, next := nextCursor(out, limit, func(r Record) (time.Time, string) { return r.CreatedAt, r.ID })
-	return out, next, nil
+		ORDER BY created_at, id LIMIT $5`, tenantID, pg.after, pg.at, pg.id, pg.limit+1)
+	return collectPage(rows, err, pg.limit, func(r pgx.CollectableRow) (Record, error) { return scanRecord(r) },
+		func(r Record) (time.Time, string) { return r.CreatedAt, r.ID })
 }
 
 func (t *pgTx) UpdateResource(ctx context.Context, kind Kind, tenantID, id, name string, spec json.RawMessage, ifMatch int64) (Record, error) {

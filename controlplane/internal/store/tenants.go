@@ -47,27 +47,16 @@ func (t *pgTx) GetTenant(ctx context.Context, id string) (TenantRecord, error) {
 }
 
 func (t *pgTx) ListTenants(ctx context.Context, p Page) ([]TenantRecord, string, error) {
-	limit, err := limitOf(p)
-	if err != nil {
-		return nil, "", err
-	}
-	c, after, err := decodeCursor(p.Cursor)
+	pg, err := pageOf(p)
 	if err != nil {
 		return nil, "", err
 	}
 	rows, err := t.tx.Query(ctx, `
 		SELECT `+tenantCols+` FROM tenants
 		WHERE NOT $1 OR (created_at, id) > ($2, $3)
-		ORDER BY created_at, id LIMIT $4`, after, c.at, c.id, limit+1)
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TenantRecord, error) { return scanTenant(r) })
-	if err != nil {
-		return nil, "", mapErr(err)
-	}
-	out, next := nextCursor(out, limit, func(r TenantRecord) (time.Time, string) { return r.CreatedAt, r.ID })
-	return out, next, nil
+		ORDER BY created_at, id LIMIT $4`, pg.after, pg.at, pg.id, pg.limit+1)
+	return collectPage(rows, err, pg.limit, func(r pgx.CollectableRow) (TenantRecord, error) { return scanTenant(r) },
+		func(r TenantRecord) (time.Time, string) { return r.CreatedAt, r.ID })
 }
 
 func (t *pgTx) UpdateTenant(ctx context.Context, in model.Tenant, ifMatch int64) (TenantRecord, error) {

@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/shared/audit"
+	"github.com/portcullis/portcullis/shared/promreg"
 )
 
 // Defaults for Config.
@@ -129,13 +130,8 @@ func (p *Publisher) registerMetrics(reg prometheus.Registerer) error {
 		Name: "portcullis_gateway_audit_queue_length",
 		Help: "Audit events waiting to be published.",
 	}, func() float64 { return float64(len(p.queue)) })
-	if reg == nil {
-		return nil
-	}
-	for _, c := range []prometheus.Collector{p.published, p.dropped, p.errors, p.queueLen} {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("auditpub: register metrics: %w", err)
-		}
+	if err := promreg.RegisterAll(reg, p.published, p.dropped, p.errors, p.queueLen); err != nil {
+		return fmt.Errorf("auditpub: register metrics: %w", err)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/shared/promreg"
 )
 
 // Reasons a bundle is rejected (label "reason" of
@@ -67,16 +69,11 @@ func newMetrics(reg prometheus.Registerer, syncAge, stale, ready func() float64)
 		ready: prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("bundle_ready",
 			"1 once a complete configuration is held.")), ready),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	for _, c := range []prometheus.Collector{
+	if err := promreg.RegisterAll(reg,
 		m.applied, m.rejected, m.duplicates, m.deletesIgnored, m.syncs, m.revision,
 		m.snapshotFile, m.heartbeats, m.backendKeys, m.syncAge, m.stale, m.ready,
-	} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("bundlestore: register metrics: %w", err)
-		}
+	); err != nil {
+		return nil, fmt.Errorf("bundlestore: register metrics: %w", err)
 	}
 	return m, nil
 }

@@ -1,11 +1,12 @@
 package forward
 
 import (
-	"errors"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/shared/promreg"
 )
 
 // Outcomes of a forwarded call that got no usable HTTP status. A call that
@@ -52,26 +53,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.calls, err = register(reg, m.calls); err != nil {
+	// Several forwarders (tests, two replicas in one process) share a registry.
+	if m.calls, err = promreg.Register(reg, m.calls); err != nil {
 		return nil, err
 	}
-	if m.duration, err = register(reg, m.duration); err != nil {
+	if m.duration, err = promreg.Register(reg, m.duration); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register adopts an identical collector already registered, so several
-// forwarders (tests, two replicas in one process) can share a registry.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	var already prometheus.AlreadyRegisteredError
-	if errors.As(err, &already) {
-		if existing, ok := already.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, err
 }
 
 // observe counts every call, and times only those that went to the backend,

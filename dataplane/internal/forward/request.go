@@ -319,7 +319,7 @@ func setParamHeaders(h http.Header, params []model.Param, values map[string]json
 			return err
 		}
 		v := strings.Join(items, ",")
-		if !validHeaderValue(v) || len(v) > maxHeaderValue {
+		if !model.ValidHeaderValue(v) || len(v) > maxHeaderValue {
 			return argErrorf("header parameter %q has control characters or is longer than %d bytes", truncate(p.Name), maxHeaderValue)
 		}
 		h.Set(p.Name, v)
@@ -333,7 +333,7 @@ func setSourceHeaders(h http.Header, fixed map[string]string) error {
 		if reason := sourceHeaderProblem(name); reason != "" {
 			return configErrorf("source header %q: %s", truncate(name), reason)
 		}
-		if !validHeaderValue(v) {
+		if !model.ValidHeaderValue(v) {
 			return configErrorf("source header %q has control characters", truncate(name))
 		}
 		h.Set(name, v)
@@ -434,7 +434,7 @@ var (
 )
 
 func sourceHeaderProblem(name string) string {
-	if !validToken(name) {
+	if !model.ValidHeaderName(name) {
 		return "not a valid header name"
 	}
 	lower := strings.ToLower(name)
@@ -462,29 +462,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// validToken reports whether s is an RFC 9110 token (a header field name).
-func validToken(s string) bool {
-	if s == "" || len(s) > 256 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue refuses CR, LF, NUL and other controls (header
-// injection); horizontal tab is allowed, as RFC 9110 allows it.
-func validHeaderValue(v string) bool {
-	return !strings.ContainsFunc(v, func(r rune) bool { return r != '\t' && isControl(r) })
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

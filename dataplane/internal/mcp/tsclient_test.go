@@ -1,55 +1,14 @@
 package mcp
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/portcullis/portcullis/shared/localenv/tsclient"
 )
-
-const tsClientDir = "testdata/tsclient"
-
-var tsInstall struct {
-	once sync.Once
-	err  error
-	out  []byte
-}
-
-// tsClientReady makes sure the TypeScript SDK is installed (npm ci from the committed
-// lockfile, once per test binary). Only a machine without node skips; a failed install
-// fails the test, because "works with the official TypeScript client" is a requirement.
-func tsClientReady(t *testing.T) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed: skipping the TypeScript SDK client test")
-	}
-	if _, err := os.Stat(filepath.Join(tsClientDir, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err == nil {
-		return node
-	}
-	tsInstall.once.Do(func() {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			tsInstall.err = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = tsClientDir
-		tsInstall.out, tsInstall.err = cmd.CombinedOutput()
-	})
-	require.NoError(t, tsInstall.err, "npm ci in %s: %s", tsClientDir, tsInstall.out)
-	return node
-}
 
 type tsReport struct {
 	OK              bool     `json:"ok"`
@@ -84,7 +43,7 @@ type tsReport struct {
 // TestTypeScriptSDKClient runs the official TypeScript SDK client against two replicas
 // sharing the session key, alternating between them on every request.
 func TestTypeScriptSDKClient(t *testing.T) {
-	node := tsClientReady(t)
+	tsclient.Ready(t)
 	tests := []struct {
 		name        string
 		accept      string
@@ -99,20 +58,12 @@ func TestTypeScriptSDKClient(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a, b := startReplica(t, nil), startReplica(t, nil)
-			opts, err := json.Marshal(map[string]any{
-				"endpoints": []string{a.srv.URL + "/mcp", b.srv.URL + "/mcp"},
-				"accept":    tt.accept,
-				"version":   tt.version,
+			stdout := tsclient.Run(t, "testdata/tsclient.mjs", map[string]any{
+				"endpoints":  []string{a.srv.URL + "/mcp", b.srv.URL + "/mcp"},
+				"clientName": "ts-sdk-test",
+				"accept":     tt.accept,
+				"version":    tt.version,
 			})
-			require.NoError(t, err)
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, node, "client.mjs", string(opts))
-			cmd.Dir = tsClientDir
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			stdout, err := cmd.Output()
-			require.NoError(t, err, "node: %s", stderr.String())
 
 			var rep tsReport
 			require.NoError(t, json.Unmarshal(stdout, &rep), "output: %s", stdout)

@@ -1,11 +1,10 @@
 package pipeline
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/shared/audit"
+	"github.com/portcullis/portcullis/shared/promreg"
 )
 
 // metrics counts decisions by method and outcome. Labels come from fixed
@@ -22,13 +21,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	if err := reg.Register(m.decisions); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, err
-		}
-		// Pipelines sharing a registry share the counter.
-		m.decisions = are.ExistingCollector.(*prometheus.CounterVec)
+	// Pipelines sharing a registry share the counter.
+	var err error
+	if m.decisions, err = promreg.Register(reg, m.decisions); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
