@@ -31,10 +31,20 @@ const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{
 // session ("" for none) and returns the response with its body read.
 func mcpPost(t *testing.T, client *http.Client, url, token, session, body string) (*http.Response, []byte) {
 	t.Helper()
+	resp, data, err := tryMCPPost(client, url, token, session, body)
+	require.NoError(t, err)
+	return resp, data
+}
+
+// tryMCPPost is mcpPost without assertions, for other goroutines than the
+// test's.
+func tryMCPPost(client *http.Client, url, token, session, body string) (*http.Response, []byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
-	require.NoError(t, err)
+	if err != nil {
+		return nil, nil, err
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	if token != "" {
@@ -45,11 +55,15 @@ func mcpPost(t *testing.T, client *http.Client, url, token, session, body string
 		req.Header.Set("MCP-Protocol-Version", "2025-06-18")
 	}
 	resp, err := client.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	require.NoError(t, err)
-	return resp, data
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, data, nil
 }
 
 // forger builds JWTs by hand, so every field an attacker controls can be

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -83,24 +82,8 @@ func (r *rawSession) try(name string, args any) (rpcReply, error) {
 	if err != nil {
 		return rpcReply{}, err
 	}
-	ctx, cancel := contextWithTimeout(callTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.url,
-		strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":`+string(params)+`}`))
-	if err != nil {
-		return rpcReply{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+r.token)
-	req.Header.Set("Mcp-Session-Id", r.session)
-	req.Header.Set("MCP-Protocol-Version", "2025-06-18")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return rpcReply{}, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp, body, err := tryMCPPost(r.client, r.url, r.token, r.session,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":`+string(params)+`}`)
 	if err != nil {
 		return rpcReply{}, err
 	}

@@ -22,19 +22,11 @@ var unknownDemoIDs = demoIDs{order: "<an order id: tools/call orders.list>", cus
 func lookupDemoIDs(ctx context.Context, client *http.Client, target, token string) (demoIDs, error) {
 	ctx, cancel := context.WithTimeout(ctx, smokeTimeout)
 	defer cancel()
-	hdr := http.Header{"Authorization": {"Bearer " + token}}
-	resp, sid, err := mcpCall(ctx, client, target, hdr, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "initialize",
-		"params": map[string]any{"protocolVersion": protocolVersion, "capabilities": map[string]any{},
-			"clientInfo": map[string]any{"name": "portcullis-dev", "version": "dev"}}})
+	hdr, err := initialize(ctx, client, target, token)
 	if err != nil {
-		return demoIDs{}, fmt.Errorf("initialize: %w", err)
+		return demoIDs{}, err
 	}
-	if sid == "" {
-		return demoIDs{}, fmt.Errorf("initialize: no Mcp-Session-Id in the response: %s", resp)
-	}
-	hdr.Set("Mcp-Session-Id", sid)
-	hdr.Set("MCP-Protocol-Version", protocolVersion)
-	resp, _, err = mcpCall(ctx, client, target, hdr, map[string]any{"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+	resp, _, err := mcpCall(ctx, client, target, hdr, map[string]any{"jsonrpc": "2.0", "id": 2, "method": "tools/call",
 		"params": map[string]any{"name": "orders.list", "arguments": map[string]any{"status": "paid", "limit": 1}}})
 	if err != nil {
 		return demoIDs{}, fmt.Errorf("orders.list: %w", err)

@@ -70,22 +70,14 @@ func listTools(ctx context.Context, client *http.Client, target, token string, w
 }
 
 func listToolsOnce(ctx context.Context, client *http.Client, target, token string) ([]string, error) {
-	hdr := http.Header{"Authorization": {"Bearer " + token}}
-	resp, sid, err := mcpCall(ctx, client, target, hdr, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "initialize",
-		"params": map[string]any{"protocolVersion": protocolVersion, "capabilities": map[string]any{},
-			"clientInfo": map[string]any{"name": "portcullis-dev", "version": "dev"}}})
+	hdr, err := initialize(ctx, client, target, token)
 	if err != nil {
-		return nil, fmt.Errorf("initialize: %w", err)
+		return nil, err
 	}
-	if sid == "" {
-		return nil, fmt.Errorf("initialize: no Mcp-Session-Id in the response: %s", resp)
-	}
-	hdr.Set("Mcp-Session-Id", sid)
-	hdr.Set("MCP-Protocol-Version", protocolVersion)
 	if _, _, err := mcpCall(ctx, client, target, hdr, map[string]any{"jsonrpc": "2.0", "method": "notifications/initialized"}); err != nil {
 		return nil, fmt.Errorf("notifications/initialized: %w", err)
 	}
-	resp, _, err = mcpCall(ctx, client, target, hdr, map[string]any{"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+	resp, _, err := mcpCall(ctx, client, target, hdr, map[string]any{"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
 	if err != nil {
 		return nil, fmt.Errorf("tools/list: %w", err)
 	}
@@ -110,6 +102,24 @@ func listToolsOnce(ctx context.Context, client *http.Client, target, token strin
 		names = append(names, t.Name)
 	}
 	return names, nil
+}
+
+// initialize opens an MCP session as token and returns the headers that
+// address it (bearer token, session id, protocol version).
+func initialize(ctx context.Context, client *http.Client, target, token string) (http.Header, error) {
+	hdr := http.Header{"Authorization": {"Bearer " + token}}
+	resp, sid, err := mcpCall(ctx, client, target, hdr, map[string]any{"jsonrpc": "2.0", "id": 1, "method": "initialize",
+		"params": map[string]any{"protocolVersion": protocolVersion, "capabilities": map[string]any{},
+			"clientInfo": map[string]any{"name": "portcullis-dev", "version": "dev"}}})
+	if err != nil {
+		return nil, fmt.Errorf("initialize: %w", err)
+	}
+	if sid == "" {
+		return nil, fmt.Errorf("initialize: no Mcp-Session-Id in the response: %s", resp)
+	}
+	hdr.Set("Mcp-Session-Id", sid)
+	hdr.Set("MCP-Protocol-Version", protocolVersion)
+	return hdr, nil
 }
 
 // mcpCall POSTs one JSON-RPC message and returns the JSON-RPC response (from a JSON body or the

@@ -324,9 +324,16 @@ func ValidEmail(s string) bool {
 // to a loopback address (development). Webhooks carry approval details, so
 // they never travel in clear over a network.
 func CheckWebhookURL(p *Problems, field, raw string) {
+	checkHTTPSURL(p, field, raw)
+}
+
+// checkHTTPSURL parses raw as an absolute URL and records a problem unless it
+// is https, or http to a loopback address (development). It returns the URL
+// for further checks, or false when raw did not parse.
+func checkHTTPSURL(p *Problems, field, raw string) (*url.URL, bool) {
 	u, ok := parseAbsoluteURL(p, field, raw)
 	if !ok {
-		return
+		return nil, false
 	}
 	switch {
 	case u.Scheme == "https":
@@ -334,6 +341,7 @@ func CheckWebhookURL(p *Problems, field, raw string) {
 	default:
 		p.Add(field, "must be an https URL (http only to a loopback address)")
 	}
+	return u, true
 }
 
 // CheckText records a problem unless s is valid UTF-8 of minLen–maxLen

@@ -129,15 +129,9 @@ func aLabelProblem(l string) string {
 // a gateway may advertise (RFC 8414, section 2): an https URL (http only to a
 // loopback address, for development) without user info, query or fragment.
 func CheckIssuerURL(p *Problems, field, raw string) {
-	u, ok := parseAbsoluteURL(p, field, raw)
+	u, ok := checkHTTPSURL(p, field, raw)
 	if !ok {
 		return
-	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
-	default:
-		p.Add(field, "must be an https URL (http only to a loopback address)")
 	}
 	if u.RawQuery != "" || u.ForceQuery {
 		p.Add(field, "must not have a query")

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"context"
 	"fmt"
 	"math/rand"
 	"strings"
@@ -240,22 +239,7 @@ func TestAutoApproveTenantCannotWidenProperty(t *testing.T) {
 	in := withArgs(map[string]any{"amount": 500.0})
 	for i := range n {
 		globalRefs, tenantRefs := randomSet("G"), randomSet("T")
-		global, err := CompileScope(Global, globalRefs)
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		tenant, err := CompileScope(Tenant, tenantRefs)
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		alone, err := NewCompiled(global, nil, false).Evaluate(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		both, err := NewCompiled(global, tenant, true).Evaluate(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
+		alone, both := aloneAndMerged(t, i, globalRefs, tenantRefs, true, in)
 		if rank(effective(both)) < rank(effective(alone)) {
 			t.Fatalf("case %d: tenant policies weakened %s to %s\nalone: %+v\nboth: %+v", i, effective(alone), effective(both), alone, both)
 		}

@@ -233,22 +233,7 @@ func TestTenantCannotWidenProperty(t *testing.T) {
 	in := withArgs(map[string]any{"amount": 500.0})
 	for i := range n {
 		globalRefs, tenantRefs, deleg := randomSet("G", false), randomSet("T", true), rng.Intn(4) != 0
-		global, err := CompileScope(Global, globalRefs)
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		tenant, err := CompileScope(Tenant, tenantRefs)
-		if err != nil {
-			t.Fatalf("case %d: %v", i, err)
-		}
-		alone, err := NewCompiled(global, nil, false).Evaluate(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		both, err := NewCompiled(global, tenant, deleg).Evaluate(context.Background(), in)
-		if err != nil {
-			t.Fatal(err)
-		}
+		alone, both := aloneAndMerged(t, i, globalRefs, tenantRefs, deleg, in)
 		fail := func(msg string) {
 			t.Fatalf("case %d (delegation %v): %s\nglobal only: %+v\nwith tenant: %+v\nglobal: %+v\ntenant: %+v",
 				i, deleg, msg, alone, both, globalRefs, tenantRefs)
@@ -275,4 +260,28 @@ func TestTenantCannotWidenProperty(t *testing.T) {
 		}
 		checkDecisionShape(t, both)
 	}
+}
+
+// aloneAndMerged compiles case i's global and tenant policies and evaluates in
+// under the global layer alone and under both layers merged (delegation on or
+// off), for the properties that compare the two decisions.
+func aloneAndMerged(t *testing.T, i int, globalRefs, tenantRefs []Ref, delegation bool, in Input) (alone, both Decision) {
+	t.Helper()
+	global, err := CompileScope(Global, globalRefs)
+	if err != nil {
+		t.Fatalf("case %d: %v", i, err)
+	}
+	tenant, err := CompileScope(Tenant, tenantRefs)
+	if err != nil {
+		t.Fatalf("case %d: %v", i, err)
+	}
+	alone, err = NewCompiled(global, nil, false).Evaluate(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err = NewCompiled(global, tenant, delegation).Evaluate(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return alone, both
 }

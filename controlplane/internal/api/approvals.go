@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -107,7 +106,7 @@ func (s *server) decideApproval(verdict string) echo.HandlerFunc {
 			if a.Status != "pending" {
 				return reply{}, problemf(CodeConflict, "the approval is %s, not pending", a.Status)
 			}
-			d := store.Decision{By: cl.principal.Subject, Verdict: verdict, Comment: req.Comment, At: time.Now().UTC()}
+			d := store.Decision{By: cl.principal.Subject, Verdict: verdict, Comment: req.Comment} // the store stamps At
 			a, err = tx.DecideApproval(ctx, tenantID, id, d)
 			if err != nil {
 				return reply{}, err

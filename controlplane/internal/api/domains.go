@@ -102,11 +102,7 @@ func (s *server) writeDomain(c echo.Context, body []byte, d model.Domain,
 }
 
 func (s *server) updateDomain(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	rev, err := ifMatch(c)
+	id, rev, err := writeTarget(c)
 	if err != nil {
 		return err
 	}
@@ -120,11 +116,7 @@ func (s *server) updateDomain(c echo.Context) error {
 }
 
 func (s *server) deleteDomain(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	rev, err := ifMatch(c)
+	id, rev, err := writeTarget(c)
 	if err != nil {
 		return err
 	}

@@ -145,11 +145,7 @@ func (s *server) getToolSource(c echo.Context) error {
 // deleteToolSource deletes a source and every tool imported from it, in one
 // transaction.
 func (s *server) deleteToolSource(c echo.Context) error {
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	rev, err := ifMatch(c)
+	id, rev, err := writeTarget(c)
 	if err != nil {
 		return err
 	}

@@ -120,9 +120,14 @@ func validationProblem(err error) error {
 	}
 	var ve model.ValidationError
 	if errors.As(err, &ve) {
-		return &Error{Code: CodeValidationFailed, Detail: "the resource is invalid", Fields: []model.FieldError(ve)}
+		return invalidResource(ve)
 	}
 	return &Error{Code: CodeInternal, cause: err}
+}
+
+// invalidResource is the 422 listing every field error of ve.
+func invalidResource(ve model.ValidationError) *Error {
+	return &Error{Code: CodeValidationFailed, Detail: "the resource is invalid", Fields: []model.FieldError(ve)}
 }
 
 // toProblem maps any error a handler, middleware or the store returned to the
@@ -137,7 +142,7 @@ func toProblem(err error) (Problem, bool) {
 	case errors.As(err, &ae):
 		serverFault = codes[ae.Code].Status >= 500
 	case errors.As(err, &ve):
-		ae = &Error{Code: CodeValidationFailed, Detail: "the resource is invalid", Fields: []model.FieldError(ve)}
+		ae = invalidResource(ve)
 	case errors.Is(err, store.ErrNotFound):
 		ae = &Error{Code: CodeNotFound}
 	case errors.Is(err, store.ErrConflict):

@@ -196,6 +196,18 @@ func idParam(c echo.Context, name string) (string, error) {
 	return strings.ToLower(id), nil
 }
 
+// writeTarget returns the :id of a conditional write (update or delete) and
+// its If-Match revision (see ifMatch).
+func writeTarget(c echo.Context) (id string, rev int64, err error) {
+	if id, err = idParam(c, "id"); err != nil {
+		return "", 0, err
+	}
+	if rev, err = ifMatch(c); err != nil {
+		return "", 0, err
+	}
+	return id, rev, nil
+}
+
 // ok writes a 200 JSON response.
 func ok(c echo.Context, v any) error {
 	return writeJSON(c, http.StatusOK, echo.MIMEApplicationJSON, v)

@@ -187,11 +187,7 @@ func (k *scopedKind[T]) writeRecord(c echo.Context, body []byte, tenantID string
 
 func (k *scopedKind[T]) update(c echo.Context) error {
 	tenantID, _ := scopeOf(c)
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	rev, err := ifMatch(c)
+	id, rev, err := writeTarget(c)
 	if err != nil {
 		return err
 	}
@@ -206,11 +202,7 @@ func (k *scopedKind[T]) update(c echo.Context) error {
 
 func (k *scopedKind[T]) delete(c echo.Context) error {
 	tenantID, _ := scopeOf(c)
-	id, err := idParam(c, "id")
-	if err != nil {
-		return err
-	}
-	rev, err := ifMatch(c)
+	id, rev, err := writeTarget(c)
 	if err != nil {
 		return err
 	}

@@ -140,10 +140,13 @@ func New(cfg Config, deps Deps) *echo.Echo {
 type access int
 
 const (
-	public       access = iota // no token
-	platformOnly               // platform-admin
-	anyAdmin                   // platform-admin or any tenant-admin; the handler narrows to the caller's tenant
-	tenantAdmin                // platform-admin, or tenant-admin of exactly the :tenant in the path
+	// unset is the zero value: a route (or scopedKind.listAccess) that names
+	// no access level is authenticated and then refused, never public.
+	unset        access = iota
+	public              // no token
+	platformOnly        // platform-admin
+	anyAdmin            // platform-admin or any tenant-admin; the handler narrows to the caller's tenant
+	tenantAdmin         // platform-admin, or tenant-admin of exactly the :tenant in the path
 )
 
 // route is one entry of the route table: the single place that says which
@@ -315,8 +318,9 @@ func (s *server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		status := c.Response().Status
 		elapsed := time.Since(start)
-		s.metrics.requests.WithLabelValues(method, routePath, strconv.Itoa(status)).Inc()
-		s.metrics.duration.WithLabelValues(method, routePath, strconv.Itoa(status)).Observe(elapsed.Seconds())
+		code := strconv.Itoa(status)
+		s.metrics.requests.WithLabelValues(method, routePath, code).Inc()
+		s.metrics.duration.WithLabelValues(method, routePath, code).Observe(elapsed.Seconds())
 
 		level := slog.LevelInfo
 		if probeRoutes[routePath] {
@@ -336,17 +340,8 @@ var probeRoutes = map[string]bool{"/healthz": true, "/readyz": true, "/metrics":
 // requestID keeps a caller's well-formed X-Request-Id (so a proxy's id
 // threads through) and makes one up otherwise.
 func requestID(h string) string {
-	if len(h) > 0 && len(h) <= 64 {
-		ok := true
-		for _, r := range h {
-			if r < 0x21 || r > 0x7e {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return h
-		}
+	if len(h) > 0 && len(h) <= 64 && visibleASCII(h) {
+		return h
 	}
 	b := make([]byte, 12)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -190,12 +191,16 @@ func idempotencyKey(c echo.Context) (string, error) {
 	if len(key) > 255 {
 		return "", fieldProblem(CodeInvalidParameter, "Idempotency-Key", "must be at most 255 characters")
 	}
-	for _, r := range key {
-		if r < 0x21 || r > 0x7e {
-			return "", fieldProblem(CodeInvalidParameter, "Idempotency-Key", "must be printable ASCII without spaces")
-		}
+	if !visibleASCII(key) {
+		return "", fieldProblem(CodeInvalidParameter, "Idempotency-Key", "must be printable ASCII without spaces")
 	}
 	return key, nil
+}
+
+// visibleASCII reports whether s is printable ASCII without spaces
+// (0x21–0x7e): safe to echo in headers and log lines.
+func visibleASCII(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x21 || r > 0x7e })
 }
 
 // requestHash identifies a request for Idempotency-Key reuse detection.

@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -199,7 +200,7 @@ func decode(data []byte) (approval.Request, error) {
 	if err := dec.Decode(&req); err != nil {
 		return approval.Request{}, fmt.Errorf("does not decode: %w", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return approval.Request{}, errors.New("trailing data")
 	}
 	if err := req.Validate(); err != nil {

@@ -304,6 +304,7 @@ func TestInvalidRequests(t *testing.T) {
 		"empty":          []byte(``),
 		"unknown field":  []byte(strings.Replace(string(enc(func(*approval.Request) {})), `{`, `{"admin":true,`, 1)),
 		"trailing data":  append(enc(func(*approval.Request) {}), []byte(` {}`)...),
+		"trailing brace": append(enc(func(*approval.Request) {}), []byte(`]`)...),
 		"oversized":      []byte(big),
 		"bad op":         enc(func(r *approval.Request) { r.Op = "approve" }),
 		"bad tenant":     enc(func(r *approval.Request) { r.Tenant = "acme'; --" }),

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -188,7 +189,7 @@ func parseIssuers(v string) ([]authn.IssuerConfig, error) {
 	if err := dec.Decode(&iss); err != nil {
 		return nil, fmt.Errorf("not a JSON list of issuers: %w", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("trailing data after the JSON list")
 	}
 	return iss, nil
@@ -309,17 +310,10 @@ func verifyHostPort(name, addr string) error {
 // verifyLoopback accepts host:port where host is a loopback IP or
 // "localhost". An empty host means every interface and is refused.
 func verifyLoopback(name, addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("%s: %q is not host:port: %v", name, addr, err)
+	if err := verifyHostPort(name, addr); err != nil {
+		return err
 	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return fmt.Errorf("%s: %q has no valid port", name, addr)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if host, _, _ := net.SplitHostPort(addr); isLoopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("%s: %q is not a loopback address; plain, unauthenticated traffic is only allowed on 127.0.0.1, ::1 or localhost", name, addr)
@@ -330,7 +324,8 @@ func verifyNATSURL(raw string) error {
 	for _, s := range strings.Split(raw, ",") {
 		u, err := url.Parse(strings.TrimSpace(s))
 		if err != nil || u.Host == "" {
-			return fmt.Errorf("%s: %q is not a NATS URL (nats://host:port)", EnvNATSURL, s)
+			// Not echoed: the URL may carry credentials (nats://user:pass@host).
+			return fmt.Errorf("%s: an entry is not a NATS URL (nats://host:port)", EnvNATSURL)
 		}
 		switch u.Scheme {
 		case "nats", "tls", "ws", "wss":

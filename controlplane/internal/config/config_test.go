@@ -94,6 +94,7 @@ func TestFromEnvParseErrors(t *testing.T) {
 		{"issuers an object, not a list", EnvIssuers, `{"issuer":"http://127.0.0.1:9000"}`},
 		{"issuers unknown field (typo)", EnvIssuers, `[{"issuer":"http://127.0.0.1:9000","audience":["x"]}]`},
 		{"issuers trailing data", EnvIssuers, `[] []`},
+		{"issuers trailing bracket", EnvIssuers, `[]]`},
 		{"master key not base64", EnvMasterKey, "not base64 !!!"},
 		{"master key too short", EnvMasterKey, base64.StdEncoding.EncodeToString([]byte("short-secret-value"))},
 		{"seal key too long", EnvBundleSealKey, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("k"), 48))},

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"regexp"
 	"time"
@@ -147,7 +148,7 @@ func Parse(data []byte, now time.Time) (store.Gateway, error) {
 	if err := dec.Decode(&g); err != nil {
 		return store.Gateway{}, fmt.Errorf("heartbeat does not decode: %w", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return store.Gateway{}, errors.New("trailing data after heartbeat")
 	}
 	switch {

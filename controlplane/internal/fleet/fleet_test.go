@@ -56,6 +56,7 @@ func TestParse(t *testing.T) {
 		{name: "not JSON", raw: []byte("{")},
 		{name: "oversize", raw: make([]byte, maxMsgSize+1)},
 		{name: "trailing data", raw: append(heartbeat(t, nil), []byte(" {}")...)},
+		{name: "trailing bracket", raw: append(heartbeat(t, nil), []byte("]")...)},
 		{name: "unknown field", mutate: func(m map[string]any) { m["admin"] = true }},
 		{name: "no id", mutate: func(m map[string]any) { delete(m, "id") }},
 		{name: "id with slash", mutate: func(m map[string]any) { m["id"] = "gw/1" }},

@@ -100,7 +100,8 @@ func (t *pgTx) getApproval(ctx context.Context, tenantID, id, lock string) (Appr
 // DecideApproval records one approver's verdict on a pending, unexpired
 // approval. A deny is final at once; the approval is approved when the number
 // of approve verdicts reaches MinApprovals. An approver (d.By, or the actor's
-// subject when empty) votes at most once. Refusals are ErrConflict.
+// subject when empty) votes at most once, at the time the store stamps on
+// d.At. Refusals are ErrConflict.
 func (t *pgTx) DecideApproval(ctx context.Context, tenantID, id string, d Decision) (Approval, error) {
 	if d.Verdict != "approve" && d.Verdict != "deny" {
 		return Approval{}, fmt.Errorf("%w: verdict must be approve or deny", ErrInvalid)

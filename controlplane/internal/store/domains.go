@@ -79,7 +79,7 @@ func (t *pgTx) UpdateDomain(ctx context.Context, id string, d model.Domain, ifMa
 	if err := validID(id); err != nil {
 		return DomainRecord{}, err
 	}
-	if err := t.checkRevision(ctx, `SELECT revision FROM domains WHERE id = $1 FOR UPDATE`, id, ifMatch); err != nil {
+	if err := t.checkRevision(ctx, ifMatch, `SELECT revision FROM domains WHERE id = $1 FOR UPDATE`, id); err != nil {
 		return DomainRecord{}, err
 	}
 	r, err := scanDomain(t.tx.QueryRow(ctx, `
@@ -100,7 +100,7 @@ func (t *pgTx) DeleteDomain(ctx context.Context, id string, ifMatch int64) error
 	if err := validID(id); err != nil {
 		return err
 	}
-	if err := t.checkRevision(ctx, `SELECT revision FROM domains WHERE id = $1 FOR UPDATE`, id, ifMatch); err != nil {
+	if err := t.checkRevision(ctx, ifMatch, `SELECT revision FROM domains WHERE id = $1 FOR UPDATE`, id); err != nil {
 		return err
 	}
 	tag, err := t.tx.Exec(ctx, `DELETE FROM domains WHERE id = $1`, id)

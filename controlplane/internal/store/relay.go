@@ -96,7 +96,7 @@ func (s *Store) Snapshot(ctx context.Context, scope model.Scope) (Snapshot, erro
 			switch {
 			case err == nil:
 				snap.Tenant = &tr
-			case !isNotFound(err):
+			case !errors.Is(err, ErrNotFound):
 				return err
 			}
 		}
@@ -114,8 +114,6 @@ func (s *Store) Snapshot(ctx context.Context, scope model.Scope) (Snapshot, erro
 	}
 	return snap, nil
 }
-
-func isNotFound(err error) bool { return err != nil && errors.Is(err, ErrNotFound) }
 
 // allResources returns every row of kind in one scope, in list order.
 func (t *pgTx) allResources(ctx context.Context, kind Kind, tenantID string) ([]Record, error) {

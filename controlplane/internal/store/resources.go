@@ -13,8 +13,9 @@ import (
 // kindInfo says how a Kind is stored. Table names come from this fixed table
 // only, never from input, so building SQL with them is safe.
 type kindInfo struct {
-	table  string
-	scoped bool // has tenant_id (NULL = global); otherwise platform-owned
+	table        string
+	scoped       bool // has tenant_id (NULL = global); otherwise platform-owned
+	platformOnly bool // scoped, but only the platform writes it (tenants read their own rows)
 }
 
 var kinds = map[Kind]kindInfo{
@@ -22,7 +23,7 @@ var kinds = map[Kind]kindInfo{
 	KindTool:        {table: "tools"},
 	KindAccessRule:  {table: "access_rules", scoped: true},
 	KindPolicy:      {table: "policies", scoped: true},
-	KindHook:        {table: "hooks", scoped: true},
+	KindHook:        {table: "hooks", scoped: true, platformOnly: true},
 	KindMaskingRule: {table: "masking_rules", scoped: true},
 	KindRateLimit:   {table: "rate_limits", scoped: true},
 	KindNetworkRule: {table: "network_rules", scoped: true},
@@ -70,15 +71,15 @@ func scanRecord(row pgx.Row) (Record, error) {
 	return r, err
 }
 
-// canWrite refuses writes a tenant actor may never make (platform-owned kinds,
-// global rows) before any SQL runs; row-level security is the backstop. A
+// canWrite refuses writes a tenant actor may never make (platform-owned or
+// platform-written kinds, global rows) before any SQL runs; row-level security is the backstop. A
 // tenant actor writing another tenant's rows is left to row-level security
 // alone, so the contract tests exercise it.
 func (t *pgTx) canWrite(k kindInfo, tenantID string) error {
 	if t.actor.Platform {
 		return nil
 	}
-	if !k.scoped || tenantID == "" || k.table == "hooks" {
+	if !k.scoped || k.platformOnly || tenantID == "" {
 		return ErrForbidden
 	}
 	return nil
@@ -203,14 +204,6 @@ func (t *pgTx) DeleteResource(ctx context.Context, kind Kind, tenantID, id strin
 
 // lockResource locks the row and checks ifMatch (see checkRevision).
 func (t *pgTx) lockResource(ctx context.Context, k kindInfo, tenantID, id string, ifMatch int64) error {
-	var rev int64
-	err := t.tx.QueryRow(ctx, `SELECT revision FROM `+k.table+` WHERE `+k.scopeCond()+` AND id = $2 FOR UPDATE`,
-		tenantID, id).Scan(&rev)
-	if err != nil {
-		return mapErr(err)
-	}
-	if ifMatch != 0 && rev != ifMatch {
-		return ErrPrecondition
-	}
-	return nil
+	return t.checkRevision(ctx, ifMatch, `SELECT revision FROM `+k.table+` WHERE `+k.scopeCond()+` AND id = $2 FOR UPDATE`,
+		tenantID, id)
 }

@@ -63,7 +63,7 @@ func (t *pgTx) UpdateTenant(ctx context.Context, in model.Tenant, ifMatch int64)
 	if err := t.requirePlatform(); err != nil {
 		return TenantRecord{}, err
 	}
-	if err := t.checkRevision(ctx, `SELECT revision FROM tenants WHERE id = $1 FOR UPDATE`, in.ID, ifMatch); err != nil {
+	if err := t.checkRevision(ctx, ifMatch, `SELECT revision FROM tenants WHERE id = $1 FOR UPDATE`, in.ID); err != nil {
 		return TenantRecord{}, err
 	}
 	r, err := scanTenant(t.tx.QueryRow(ctx, `
@@ -80,7 +80,7 @@ func (t *pgTx) DeleteTenant(ctx context.Context, id string, ifMatch int64) error
 	if err := t.requirePlatform(); err != nil {
 		return err
 	}
-	if err := t.checkRevision(ctx, `SELECT revision FROM tenants WHERE id = $1 FOR UPDATE`, id, ifMatch); err != nil {
+	if err := t.checkRevision(ctx, ifMatch, `SELECT revision FROM tenants WHERE id = $1 FOR UPDATE`, id); err != nil {
 		return err
 	}
 	if err := t.deleteTenantDomains(ctx, id); err != nil {
@@ -95,12 +95,13 @@ func (t *pgTx) DeleteTenant(ctx context.Context, id string, ifMatch int64) error
 	return nil
 }
 
-// checkRevision locks one row with query (which selects its revision by $1)
-// and compares it with ifMatch. FOR UPDATE also applies the UPDATE policies of
-// row-level security, so a row the actor may read but not write is not found.
-func (t *pgTx) checkRevision(ctx context.Context, query, id string, ifMatch int64) error {
+// checkRevision locks one row with query (which selects its revision, FOR
+// UPDATE, by args) and compares it with ifMatch. FOR UPDATE also applies the
+// UPDATE policies of row-level security, so a row the actor may read but not
+// write is not found.
+func (t *pgTx) checkRevision(ctx context.Context, ifMatch int64, query string, args ...any) error {
 	var rev int64
-	if err := t.tx.QueryRow(ctx, query, id).Scan(&rev); err != nil {
+	if err := t.tx.QueryRow(ctx, query, args...).Scan(&rev); err != nil {
 		return mapErr(err)
 	}
 	if ifMatch != 0 && rev != ifMatch {

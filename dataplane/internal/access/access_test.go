@@ -2,6 +2,7 @@ package access
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -179,7 +180,7 @@ func TestVisibleAndDecide(t *testing.T) {
 			// Decide agrees with Visible for every name in the catalogue.
 			for _, e := range catalogue {
 				d, _ := v.Decide(&tt.p, e.Spec.Name)
-				require.Equal(t, contains(tt.visible, e.Spec.Name), d.Granted, e.Spec.Name)
+				require.Equal(t, slices.Contains(tt.visible, e.Spec.Name), d.Granted, e.Spec.Name)
 			}
 			for name, want := range tt.decide {
 				d, _ := v.Decide(&tt.p, name)
@@ -187,15 +188,6 @@ func TestVisibleAndDecide(t *testing.T) {
 			}
 		})
 	}
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
 }
 
 func TestNoGlobalBundle(t *testing.T) {

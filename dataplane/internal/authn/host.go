@@ -36,8 +36,10 @@ type Route struct {
 type router struct {
 	public     *url.URL
 	publicHost string
-	bundles    bundlestore.Source // nil: the default host only
-	index      atomic.Pointer[domainIndex]
+	// The default host's Route, the same for every request: built once.
+	publicBase, publicResource string
+	bundles                    bundlestore.Source // nil: the default host only
+	index                      atomic.Pointer[domainIndex]
 }
 
 type domainIndex struct {
@@ -46,7 +48,11 @@ type domainIndex struct {
 }
 
 func newRouter(public *url.URL, bundles bundlestore.Source) *router {
-	return &router{public: public, publicHost: strings.ToLower(public.Hostname()), bundles: bundles}
+	base := strings.TrimRight(public.String(), "/")
+	return &router{
+		public: public, publicHost: strings.ToLower(public.Hostname()),
+		publicBase: base, publicResource: base + "/mcp", bundles: bundles,
+	}
 }
 
 // route returns the Route for a Host header, or false when the gateway does
@@ -57,8 +63,7 @@ func (rt *router) route(hostHeader string) (Route, bool) {
 		return Route{}, false
 	}
 	if host == rt.publicHost {
-		base := strings.TrimRight(rt.public.String(), "/")
-		return Route{Host: host, BaseURL: base, Resource: base + "/mcp", Default: true}, true
+		return Route{Host: host, BaseURL: rt.publicBase, Resource: rt.publicResource, Default: true}, true
 	}
 	d, ok := rt.domains()[host]
 	if !ok {

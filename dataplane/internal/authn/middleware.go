@@ -107,7 +107,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			writeError(w, r, http.StatusMisdirectedRequest, "misdirected_request", "this gateway does not serve that host")
 			return
 		}
-		if isPreflight(r) {
+		if mcp.IsPreflight(r) {
 			a.count(outcomePreflight)
 			next.ServeHTTP(w, r)
 			return
@@ -201,10 +201,6 @@ func bearerToken(r *http.Request) (token string, present bool) {
 		return "", true
 	}
 	return strings.TrimSpace(tok), true
-}
-
-func isPreflight(r *http.Request) bool {
-	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
 }
 
 // writeError writes the small JSON error body of the layer. Browser agents

@@ -46,7 +46,12 @@ func (s *NATS) acceptLocked(b *bundle.Bundle, raw []byte, source string) bool {
 		return false
 	}
 	prev := s.staged.Revision(b.Scope)
-	s.staged = s.staged.with(b, raw)
+	if s.staged == s.current.Load() {
+		// Published: readers hold it, so stage on a copy. An unpublished
+		// staged (the first sync, a snapshot file) is ours to change in place.
+		s.staged = s.staged.clone()
+	}
+	s.staged.set(b, raw)
 	s.dirty = true
 	s.m.applied.WithLabelValues(source).Inc()
 	s.m.revision.WithLabelValues(string(b.Scope)).Set(float64(b.Revision))

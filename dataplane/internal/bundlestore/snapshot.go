@@ -59,7 +59,7 @@ func NewSnapshot(bundles ...*bundle.Bundle) (*Snapshot, error) {
 		if _, dup := s.held[b.Scope]; dup {
 			return nil, fmt.Errorf("%w: two bundles for scope %q", ErrSnapshot, b.Scope)
 		}
-		s = s.with(b, nil)
+		s.set(b, nil)
 	}
 	return s, nil
 }
@@ -104,31 +104,43 @@ func tenantOf(s model.Scope) string {
 
 // with returns a new Snapshot with b (read from raw) applied; s is left
 // untouched. The caller has already checked that b may replace what s holds.
-// Maps are copied, never shared mutably: O(tenants) per change, which keeps
-// reads free of locks and is cheap next to verifying a signature.
 func (s *Snapshot) with(b *bundle.Bundle, raw []byte) *Snapshot {
+	next := s.clone()
+	next.set(b, raw)
+	return next
+}
+
+// clone returns a Snapshot equal to s that shares no map with it: O(scopes),
+// which keeps reads free of locks and is cheap next to verifying a signature.
+func (s *Snapshot) clone() *Snapshot {
 	next := &Snapshot{held: maps.Clone(s.heldMap())}
-	if next.held == nil {
-		next.held = map[model.Scope]heldBundle{}
-	}
-	next.held[b.Scope] = heldBundle{b: b, raw: raw}
 	if s != nil {
-		next.global, next.tenants = s.global, s.tenants
-	}
-	if b.Scope == model.GlobalScope {
-		next.global = &globalBundle{b: b}
-		return next
-	}
-	next.tenants = maps.Clone(next.tenants)
-	if next.tenants == nil {
-		next.tenants = map[string]*bundle.Bundle{}
-	}
-	if b.Deleted {
-		delete(next.tenants, tenantOf(b.Scope))
-	} else {
-		next.tenants[tenantOf(b.Scope)] = b
+		next.global, next.tenants = s.global, maps.Clone(s.tenants)
 	}
 	return next
+}
+
+// set applies b (read from raw) to s in place. Only for a Snapshot no reader
+// has seen and whose maps no other Snapshot shares (fresh from clone or
+// NewSnapshot): staging many bundles before one publish then costs
+// O(bundles), not a copy of every map per bundle.
+func (s *Snapshot) set(b *bundle.Bundle, raw []byte) {
+	if s.held == nil {
+		s.held = map[model.Scope]heldBundle{}
+	}
+	s.held[b.Scope] = heldBundle{b: b, raw: raw}
+	if b.Scope == model.GlobalScope {
+		s.global = &globalBundle{b: b}
+		return
+	}
+	if s.tenants == nil {
+		s.tenants = map[string]*bundle.Bundle{}
+	}
+	if b.Deleted {
+		delete(s.tenants, tenantOf(b.Scope))
+	} else {
+		s.tenants[tenantOf(b.Scope)] = b
+	}
 }
 
 func (s *Snapshot) heldMap() map[model.Scope]heldBundle {

@@ -3,6 +3,7 @@ package bundlestore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -191,4 +192,39 @@ func TestStatic(t *testing.T) {
 	s.Set(nil)
 	assert.Len(t, seen, 1, "removed listener not called")
 	assert.Nil(t, s.Current().Global())
+}
+
+// TestStagingCopiesOnlyPublished: bundles staged before a publish (the first
+// sync, the snapshot file) change the unpublished snapshot in place, so N
+// tenants load in O(N); once published, a snapshot is never changed again.
+func TestStagingCopiesOnlyPublished(t *testing.T) {
+	e := newEnv(t)
+	cfg, _ := testConfig(e.gatewayConn(t), keySet(t, newSigner(t)))
+	s, err := New(cfg)
+	require.NoError(t, err)
+	empty := s.Current()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	require.True(t, s.acceptLocked(newGlobal(1), nil, sourceNATS))
+	staged := s.staged
+	assert.NotSame(t, empty, staged, "the published (empty) snapshot is copied, not changed")
+	for i := range 1000 {
+		require.True(t, s.acceptLocked(newTenant(fmt.Sprintf("t%d", i), 1), nil, sourceNATS))
+	}
+	require.True(t, s.acceptLocked(tombstone("t0", 2), nil, sourceNATS))
+	assert.Same(t, staged, s.staged, "an unpublished snapshot is changed in place")
+	assert.Nil(t, empty.Global())
+	assert.Empty(t, empty.TenantIDs())
+
+	s.publishLocked()
+	published := s.Current()
+	require.True(t, s.acceptLocked(newTenant("late", 1), nil, sourceNATS))
+	require.True(t, s.acceptLocked(newGlobal(2), nil, sourceNATS))
+	assert.NotSame(t, published, s.staged)
+	assert.Nil(t, published.Tenant("late"), "a published snapshot is never changed")
+	assert.Equal(t, int64(1), published.Global().Revision)
+	assert.Len(t, published.TenantIDs(), 999)
+	assert.NotNil(t, s.staged.Tenant("late"))
+	assert.Len(t, s.staged.TenantIDs(), 1000)
 }

@@ -107,7 +107,8 @@ type NATS struct {
 	mu sync.Mutex
 	// staged is the latest accepted state. During the first sync it runs
 	// ahead of current: a partial configuration (global rules without the
-	// tenant bundles that narrow them) is never published.
+	// tenant bundles that narrow them) is never published. While staged is
+	// not current no reader has it, and acceptLocked changes it in place.
 	staged *Snapshot
 	dirty  bool // staged holds changes the snapshot file does not
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/portcullis/portcullis/shared/model"
@@ -438,7 +439,7 @@ func sourceHeaderProblem(name string) string {
 		return "not a valid header name"
 	}
 	lower := strings.ToLower(name)
-	if contains(transportHeaders, lower) || contains(gatewayHeaders, lower) ||
+	if slices.Contains(transportHeaders, lower) || slices.Contains(gatewayHeaders, lower) ||
 		strings.HasPrefix(lower, "portcullis-") || strings.HasPrefix(lower, "x-portcullis-") {
 		return "reserved"
 	}
@@ -449,19 +450,10 @@ func paramHeaderProblem(name string) string {
 	if reason := sourceHeaderProblem(name); reason != "" {
 		return reason
 	}
-	if contains(agentDenied, strings.ToLower(name)) {
+	if slices.Contains(agentDenied, strings.ToLower(name)) {
 		return "reserved"
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -89,7 +89,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	setCORSHeaders(w, r)
 	switch {
-	case isPreflight(r):
+	case IsPreflight(r):
 		x.method, x.outcome, x.status = "preflight", outcomeOK, http.StatusNoContent
 		servePreflight(w)
 	case r.Method == http.MethodPost:

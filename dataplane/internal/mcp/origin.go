@@ -128,8 +128,10 @@ func setCORSHeaders(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Expose-Headers", corsExposeHeaders)
 }
 
-// isPreflight reports whether r is a CORS preflight request.
-func isPreflight(r *http.Request) bool {
+// IsPreflight reports whether r is a CORS preflight request. The
+// authentication layer lets exactly these through without a token, so it
+// uses this test too: the two layers cannot disagree about what a preflight is.
+func IsPreflight(r *http.Request) bool {
 	return r.Method == http.MethodOptions && r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != ""
 }
 

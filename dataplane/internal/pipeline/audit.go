@@ -25,7 +25,7 @@ func (p *Pipeline) newEvent(start time.Time, method string, r *Request) *audit.E
 		Country:       clip(r.Info.Country, maxAuditString),
 		ClientName:    r.Session.ClientName,
 		ClientVersion: r.Session.ClientVersion,
-		Platform:      Platform(r.Session.ClientName, r.Info.UserAgent),
+		Platform:      r.platform,
 		SessionID:     r.Session.ID,
 		Access:        audit.AccessNotEvaluated,
 	}

@@ -1,6 +1,9 @@
 package pipeline
 
-import "context"
+import (
+	"context"
+	"slices"
+)
 
 // Confirmer is a check that must run last, after hooks and input-schema
 // validation, right before the call is forwarded. The policy layer uses it
@@ -26,7 +29,7 @@ func (r *Request) RequireConfirmation(c Confirmer) {
 // layer (layer 6). Names can only be added.
 func (r *Request) AddMasking(names ...string) {
 	for _, n := range names {
-		if !contains(r.masking, n) {
+		if !slices.Contains(r.masking, n) {
 			r.masking = append(r.masking, n)
 		}
 	}
@@ -39,6 +42,10 @@ func (r *Request) Masking() []string { return append([]string(nil), r.masking...
 // them from the token: unlike Principal and Tenant, layers cannot change
 // them, so what binds to the caller (an approval) uses these.
 func (r *Request) Caller() (tenant, user string) { return r.tenant, r.user }
+
+// Platform returns the AI platform the request comes from (see Platform),
+// as begin derived it for the audit event: the policy input uses the same.
+func (r *Request) Platform() string { return r.platform }
 
 // GrantedTool returns the name of the tool access control granted ("" for a
 // list, or before access control granted one). Layers cannot change it.
@@ -57,13 +64,4 @@ func (p *Pipeline) confirm(ctx context.Context, r *Request) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

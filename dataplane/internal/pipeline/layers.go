@@ -46,6 +46,7 @@ func (p *Pipeline) begin(ctx context.Context, method string) (*Request, func()) 
 		Principal: principal, Tenant: principal.TenantID, Session: session, Info: info,
 		Snapshot: snap, cat: p.catalogs.get(snap.Global()), pos: -1,
 		tenant: principal.TenantID, user: principal.Subject,
+		platform: Platform(session.ClientName, info.UserAgent),
 	}
 	// The tenant is the principal's and nothing else: the view, the backend's
 	// tenant header and the audit subject all derive from r.tenant.
@@ -53,8 +54,6 @@ func (p *Pipeline) begin(ctx context.Context, method string) (*Request, func()) 
 	r.Event = p.newEvent(start, method, r)
 	return r, func() { p.finish(r, start) }
 }
-
-func (r *Request) catalog() *catalog { return r.cat }
 
 // checkAccess is layer 3 for a call: a tool that does not exist and one the
 // caller may not use get the same error, byte for byte.
@@ -88,7 +87,7 @@ func (p *Pipeline) listDecision(r *Request) {
 // validate checks the arguments against the tool's input schema, compiled
 // once per global bundle. A schema that does not compile fails closed.
 func (p *Pipeline) validate(r *Request) error {
-	tool := r.cat.access.Tools()[r.pos].Name
+	tool := r.GrantedTool()
 	schema, err := r.cat.schemas[r.pos].get()
 	if err != nil {
 		r.Event.Decision, r.Event.Error = audit.DecisionError, errToolMisconfig

@@ -133,7 +133,7 @@ func (p *Pipeline) List(ctx context.Context) ([]mcp.Tool, error) {
 	}
 	visible := r.View.Visible(&r.Principal) // layer 3: access control
 	p.listDecision(r)
-	tools := r.catalog().listing(visible)
+	tools := r.cat.listing(visible)
 	tools, err := p.listHooks(ctx, r, tools) // layer 5: hooks (seam)
 	if err != nil {
 		return nil, p.refuse(r, "hook", err)
@@ -157,6 +157,9 @@ func (p *Pipeline) Call(ctx context.Context, name string, args json.RawMessage) 
 		return mcp.CallResult{}, err
 	}
 	if err := p.policies.Check(ctx, r); err != nil { // layer 4: policies (seam)
+		return mcp.CallResult{}, p.refuse(r, "policy", err)
+	}
+	if err := p.checkMaskable(r); err != nil { // a policy's masking must be possible before the backend runs
 		return mcp.CallResult{}, p.refuse(r, "policy", err)
 	}
 	if err := p.hooks.OnCall(ctx, r); err != nil { // layer 5: hooks (seam)

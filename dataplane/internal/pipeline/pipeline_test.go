@@ -384,3 +384,45 @@ func TestHooksCannotWiden(t *testing.T) {
 	require.Equal(t, "/whoami", last.Path)
 	require.Equal(t, "acme", last.Identity.Tenant)
 }
+
+// maskingPolicy stands in for a policy whose decision asks for masking.
+type maskingPolicy struct{}
+
+func (maskingPolicy) Check(_ context.Context, r *Request) error {
+	r.AddMasking("pii")
+	return nil
+}
+
+// passthroughMasker is a masking layer that masks nothing.
+type passthroughMasker struct{ calls int }
+
+func (m *passthroughMasker) Mask(_ context.Context, _ *Request, res mcp.CallResult) (mcp.CallResult, error) {
+	m.calls++
+	return res, nil
+}
+
+func TestMaskingRequiredWithoutMaskerFailsClosed(t *testing.T) {
+	e := newEnv(t)
+	p, err := New(Config{Source: e.src, Backend: e.p.backend, Sealer: e.sealer, Policies: maskingPolicy{}, Audit: e.audit})
+	require.NoError(t, err)
+	defer p.Close()
+	viewer := as(authn.Principal{TenantID: "acme", Subject: "u1", Roles: []string{"viewer"}})
+	_, err = p.Call(viewer, "whoami", json.RawMessage(`{}`))
+	var me *mcp.Error
+	require.ErrorAs(t, err, &me)
+	require.Equal(t, CodeDenied, me.Code)
+	require.Empty(t, e.backend.got(), "refused before the backend runs")
+	ev := e.audit.last(t)
+	require.Equal(t, audit.DecisionDeny, ev.Decision)
+	require.Equal(t, "policy", ev.DecidedBy.Kind)
+
+	// With a masking layer the same call goes through it.
+	m := &passthroughMasker{}
+	p2, err := New(Config{Source: e.src, Backend: e.p.backend, Sealer: e.sealer, Policies: maskingPolicy{}, Masker: m})
+	require.NoError(t, err)
+	defer p2.Close()
+	_, err = p2.Call(viewer, "whoami", json.RawMessage(`{}`))
+	require.NoError(t, err)
+	require.Equal(t, 1, m.calls)
+	require.Len(t, e.backend.got(), 1)
+}

@@ -21,8 +21,9 @@ var platforms = []struct{ marker, name string }{
 // Platform names the AI platform a call comes from, from the MCP client's
 // name (clientInfo.name) first, then the user agent; "" when unknown (a
 // policy condition on request.platform is then unknown, never "allowed").
-// The one implementation: the audit event (newEvent) and the policy layer
-// (policyeval's input) both call it, so they never disagree.
+// begin calls it once per request: the audit event and the policy layer
+// (policyeval's input, through Request.Platform) read that one result, so
+// they never disagree.
 func Platform(clientName, userAgent string) string {
 	for _, s := range []string{clientName, userAgent} {
 		s = strings.ToLower(s)

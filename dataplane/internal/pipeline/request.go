@@ -36,10 +36,11 @@ type Request struct {
 	// What forwarding and audit use, out of the later layers' reach: a hook or
 	// policy editing the exported fields above cannot redirect the call to
 	// another tool, backend, tenant or user.
-	cat    *catalog // what the snapshot's global bundle derives to
-	pos    int      // the granted tool's position in cat
-	tenant string
-	user   string
+	cat      *catalog // what the snapshot's global bundle derives to
+	pos      int      // the granted tool's position in cat
+	tenant   string
+	user     string
+	platform string // Platform of Session and Info, computed once in begin
 
 	// Added by the policy layer (confirm.go), append-only.
 	confirms []Confirmer // run right before forwarding

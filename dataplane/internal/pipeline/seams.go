@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"strings"
 
 	"github.com/portcullis/portcullis/dataplane/internal/mcp"
 	"github.com/portcullis/portcullis/shared/audit"
@@ -64,6 +65,21 @@ type NoMasking struct{}
 // Mask implements Masker.
 func (NoMasking) Mask(_ context.Context, _ *Request, res mcp.CallResult) (mcp.CallResult, error) {
 	return res, nil
+}
+
+// checkMaskable refuses, before anything is forwarded, a call whose policies
+// asked for masking when the gateway has no masking layer: returning the
+// backend's data unmasked would fail open, and refusing only after the
+// backend ran would leave its side effects behind.
+func (p *Pipeline) checkMaskable(r *Request) error {
+	if _, none := p.masker.(NoMasking); !none || len(r.Masking()) == 0 {
+		return nil
+	}
+	return &mcp.Error{
+		Code:    CodeDenied,
+		Message: "Request denied: a policy requires masking the result and this gateway cannot mask it",
+		Data:    DeniedData{Kind: "policy", Name: strings.Join(r.Masking(), ",")},
+	}
 }
 
 // DiscardAudit drops every event (tests, or a gateway run without NATS).

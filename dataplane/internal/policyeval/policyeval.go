@@ -193,7 +193,7 @@ func (l *Layer) input(r *pipeline.Request, now time.Time) (policy.Input, error) 
 		},
 		Request: policy.RequestAttrs{
 			IP: r.Info.ClientIP, Country: r.Info.Country, UserAgent: r.Info.UserAgent,
-			Platform: pipeline.Platform(r.Session.ClientName, r.Info.UserAgent), Time: now,
+			Platform: r.Platform(), Time: now,
 		},
 	}, nil
 }

@@ -154,3 +154,27 @@ func TestMaskingNamesPassedOn(t *testing.T) {
 	require.Nil(t, e.call(user("acme"), "orders.refund", 5))
 	assert.ElementsMatch(t, []string{"emails", "phones"}, e.masks.names)
 }
+
+// TestPlatformCondition: a condition on request.platform sees the platform
+// the pipeline derived once for the request, the same the audit event names
+// (the test client's user agent is claude-code).
+func TestPlatformCondition(t *testing.T) {
+	onPlatform := func(name, platform string) policy.Policy {
+		p := pol(name, policy.Deny, 0, "orders.refund")
+		p.Match.Conditions = []policy.Condition{{Attribute: "request.platform", Operator: policy.OpEqual, Value: platform}}
+		return p
+	}
+	e := newEnv(t, nil, func(url string) []*bundle.Bundle {
+		return []*bundle.Bundle{globalBundle(t, 1, url, onPlatform("no-chatgpt", "chatgpt"))}
+	})
+	require.Nil(t, e.call(user("acme"), "orders.refund", 5), "another platform's policy does not fire")
+	assert.Equal(t, "claude", e.audit.last(t).Platform)
+
+	e.set(globalBundle(t, 2, e.backend.URL, onPlatform("no-claude", "claude")))
+	err := e.call(user("acme"), "orders.refund", 5)
+	require.NotNil(t, err)
+	assert.Equal(t, `Denied by policy "no-claude"`, err.Message)
+	ev := e.audit.last(t)
+	assert.Equal(t, "claude", ev.Platform)
+	assert.Equal(t, &audit.DecidedBy{Kind: "policy", Name: "no-claude", Scope: "global"}, ev.DecidedBy)
+}

@@ -301,7 +301,7 @@ func (s *Stack) ResourceURL() string { return s.PublicURL + "/mcp" }
 // audience ResourceURL.
 func (s *Stack) UserToken(t testing.TB, tenant, role string) string {
 	t.Helper()
-	return s.mint(t, devissuer.Claims{
+	return s.Mint(t, devissuer.Claims{
 		Subject: role + "@" + tenant, Email: role + "@" + tenant + ".test", TenantID: tenant,
 		Roles: []string{role}, Audience: []string{s.ResourceURL()},
 	})

@@ -222,7 +222,7 @@ func (s *Stack) waitReady(t testing.TB, ctx context.Context) {
 // PlatformAdminToken mints a platform-admin token.
 func (s *Stack) PlatformAdminToken(t testing.TB) string {
 	t.Helper()
-	return s.mint(t, devissuer.Claims{
+	return s.Mint(t, devissuer.Claims{
 		Subject: "platform-admin@e2e", Email: "admin@platform.test",
 		Roles: []string{"platform-admin"}, Audience: []string{AdminAudience},
 	})
@@ -231,7 +231,7 @@ func (s *Stack) PlatformAdminToken(t testing.TB) string {
 // TenantAdminToken mints a tenant-admin token for tenant.
 func (s *Stack) TenantAdminToken(t testing.TB, tenant string) string {
 	t.Helper()
-	return s.mint(t, devissuer.Claims{
+	return s.Mint(t, devissuer.Claims{
 		Subject: "tenant-admin@" + tenant, Email: "admin@" + tenant + ".test", TenantID: tenant,
 		Roles: []string{"tenant-admin"}, Audience: []string{AdminAudience},
 	})
@@ -239,11 +239,6 @@ func (s *Stack) TenantAdminToken(t testing.TB, tenant string) string {
 
 // Mint mints a token with the stack's issuer.
 func (s *Stack) Mint(t testing.TB, c devissuer.Claims) string {
-	t.Helper()
-	return s.mint(t, c)
-}
-
-func (s *Stack) mint(t testing.TB, c devissuer.Claims) string {
 	t.Helper()
 	tok, err := s.Issuer.Mint(c)
 	if err != nil {

@@ -51,6 +51,12 @@ func unavailable(w http.ResponseWriter) {
 	writeError(w, http.StatusServiceUnavailable, "too_many_tenants", "the demo backend holds data for too many tenants")
 }
 
+// notFound answers 404 for the customer or order with the caller's id, cut
+// short so a huge path segment is not echoed back whole.
+func notFound(w http.ResponseWriter, what, id string) {
+	writeError(w, http.StatusNotFound, "not_found", "no "+what+" "+strconv.Quote(truncate(id, 64)))
+}
+
 func (b *Backend) listCustomers(w http.ResponseWriter, r *http.Request) {
 	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
 	out := items[Customer]{Items: []Customer{}}
@@ -81,7 +87,7 @@ func (b *Backend) getCustomer(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 		unavailable(w)
 	case found == nil:
-		writeError(w, http.StatusNotFound, "not_found", "no customer "+strconv.Quote(truncate(id, 64)))
+		notFound(w, "customer", id)
 	default:
 		writeJSON(w, http.StatusOK, found)
 	}
@@ -128,7 +134,7 @@ func (b *Backend) updateCustomer(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 		unavailable(w)
 	case updated == nil:
-		writeError(w, http.StatusNotFound, "not_found", "no customer "+strconv.Quote(truncate(id, 64)))
+		notFound(w, "customer", id)
 	default:
 		writeJSON(w, http.StatusOK, updated)
 	}
@@ -234,7 +240,7 @@ func (b *Backend) getOrder(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 		unavailable(w)
 	case found == nil:
-		writeError(w, http.StatusNotFound, "not_found", "no order "+strconv.Quote(truncate(id, 64)))
+		notFound(w, "order", id)
 	default:
 		writeJSON(w, http.StatusOK, found)
 	}
@@ -282,7 +288,7 @@ func (b *Backend) refundOrder(w http.ResponseWriter, r *http.Request) {
 	case !ok:
 		unavailable(w)
 	case !found:
-		writeError(w, http.StatusNotFound, "not_found", "no order "+strconv.Quote(truncate(id, 64)))
+		notFound(w, "order", id)
 	case conflict != "":
 		writeError(w, http.StatusConflict, "cannot_refund", conflict)
 	default:

@@ -1,6 +1,6 @@
 // Package tsclient runs the official MCP TypeScript SDK client from Go tests:
 // the SDK is installed here once (npm ci from the one committed
-// package-lock.json), and runner.mjs connects a client through a round-robin
+// package-lock.json, serialised across test binaries: see install), and runner.mjs connects a client through a round-robin
 // balancer, hands it to the test's own script, and prints what it observed
 // as JSON for the test to assert on.
 package tsclient
@@ -8,12 +8,16 @@ package tsclient
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -21,6 +25,10 @@ import (
 const (
 	installTimeout = 5 * time.Minute
 	runTimeout     = 60 * time.Second
+
+	// stampName, inside node_modules (so npm ci's own wipe removes it), holds
+	// the SHA-256 of the package-lock.json the tree was installed from.
+	stampName = ".portcullis-installed"
 )
 
 var install struct {
@@ -46,26 +54,51 @@ func Ready(t testing.TB) string {
 	if err != nil {
 		t.Skip("node is not installed: skipping the TypeScript SDK client test")
 	}
-	d := dir()
-	if _, err := os.Stat(filepath.Join(d, "node_modules", "@modelcontextprotocol", "sdk", "package.json")); err == nil {
-		return node
-	}
-	install.once.Do(func() {
-		npm, err := exec.LookPath("npm")
-		if err != nil {
-			install.err = err
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = d
-		install.out, install.err = cmd.CombinedOutput()
-	})
+	install.once.Do(func() { install.out, install.err = installOnce(dir()) })
 	if install.err != nil {
-		t.Fatalf("npm ci in %s: %v: %s", d, install.err, install.out)
+		t.Fatalf("npm ci in %s: %v: %s", dir(), install.err, install.out)
 	}
 	return node
+}
+
+// installOnce runs npm ci in d unless a complete install of the current
+// lockfile is already there. Test binaries of different packages (the
+// gateway's mcp package and e2e) need it at the same time under `go test -p N`,
+// and two npm ci in one directory delete each other's node_modules, so the
+// check and the install happen under an exclusive flock on d, held by every
+// process until its check is done; the stamp is written only after npm ci
+// succeeds, so a killed or failed install is redone by the next process.
+func installOnce(d string) ([]byte, error) {
+	lock, err := os.Open(d)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close() // releases the flock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", d, err)
+	}
+	lockfile, err := os.ReadFile(filepath.Join(d, "package-lock.json"))
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(lockfile)
+	want := hex.EncodeToString(sum[:])
+	stamp := filepath.Join(d, "node_modules", stampName)
+	if got, err := os.ReadFile(stamp); err == nil && string(got) == want {
+		return nil, nil
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), installTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd.Dir = d
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return out, err
+	}
+	return nil, os.WriteFile(stamp, []byte(want), 0o644)
 }
 
 // Run runs script (a path relative to the test's directory, whose default
