@@ -1,8 +1,9 @@
 // Package tsclient runs the official MCP TypeScript SDK client from Go tests:
 // the SDK is installed here once (npm ci from the one committed
-// package-lock.json, serialised across test binaries: see install), and runner.mjs connects a client through a round-robin
-// balancer, hands it to the test's own script, and prints what it observed
-// as JSON for the test to assert on.
+// package-lock.json, serialised across test binaries: see installOnce), and
+// runner.mjs connects a client through a round-robin balancer, hands it to the
+// test's own script, and prints what it observed as JSON for the test to
+// assert on.
 package tsclient
 
 import (
