@@ -76,13 +76,15 @@ func controlPlaneEnv(cfg config, dsn, issuerURL string, keys devKeys, cert certP
 		"PORTCULLIS_INSECURE_HTTP": "",
 		// Approval answers point agents at the admin API by absolute URL.
 		"PORTCULLIS_PUBLIC_URL": "https://" + cfg.adminListen,
-		"DATABASE_URL":          dsn,
-		"NATS_URL":              cfg.natsURL,
-		"PORTCULLIS_NATS_DIR":   cfg.natsDir,
-		"PORTCULLIS_ISSUERS":    string(issuers),
-		envMasterKey:            keys.masterKey,
-		envBundleSealKey:        keys.bundleSealKey,
-		"PORTCULLIS_LOG_LEVEL":  cfg.logLevel,
+		// Local demos point approval webhooks at local receivers.
+		"PORTCULLIS_WEBHOOK_ALLOW_PRIVATE": "true",
+		"DATABASE_URL":                     dsn,
+		"NATS_URL":                         cfg.natsURL,
+		"PORTCULLIS_NATS_DIR":              cfg.natsDir,
+		"PORTCULLIS_ISSUERS":               string(issuers),
+		envMasterKey:                       keys.masterKey,
+		envBundleSealKey:                   keys.bundleSealKey,
+		"PORTCULLIS_LOG_LEVEL":             cfg.logLevel,
 	}), nil
 }
 

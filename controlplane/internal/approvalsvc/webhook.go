@@ -75,8 +75,14 @@ const (
 type NotifierConfig struct {
 	Store WebhookStore
 	// Client sends the POSTs; nil means a client with a 10 s timeout that
-	// does not follow redirects.
+	// does not follow redirects, ignores proxy settings and, unless
+	// AllowPrivateAddresses, refuses to connect to non-public addresses.
 	Client *http.Client
+	// AllowPrivateAddresses lets the default client reach loopback, private
+	// and link-local addresses. Off in production: webhook URLs are written by
+	// admins (tenant admins too, through delegated policies), and the control
+	// plane must not become a way to send signed requests into its own network.
+	AllowPrivateAddresses bool
 	// Poll is the queue polling interval; 0 means 2 s.
 	Poll time.Duration
 	// MaxAttempts per delivery; 0 means 10.
@@ -104,10 +110,7 @@ func NewNotifier(cfg NotifierConfig) (*Notifier, error) {
 		return nil, errors.New("approvalsvc: notifier needs a Store")
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{
-			Timeout:       defaultHTTPTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		cfg.Client = webhookClient(cfg.AllowPrivateAddresses)
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = defaultPoll

@@ -39,6 +39,9 @@ const (
 	EnvTLSKeyFile    = "PORTCULLIS_TLS_KEY_FILE"
 	EnvInsecureHTTP  = "PORTCULLIS_INSECURE_HTTP"
 	EnvPublicURL     = "PORTCULLIS_PUBLIC_URL"
+	// EnvWebhookAllowPrivate lets approval webhooks reach loopback and
+	// private addresses (development and tests only).
+	EnvWebhookAllowPrivate = "PORTCULLIS_WEBHOOK_ALLOW_PRIVATE"
 )
 
 // Config is everything the control plane needs to start.
@@ -59,6 +62,10 @@ type Config struct {
 	// answers point agents at PublicURL + the approval's API path. Empty:
 	// they carry the path alone. https, or http on a loopback host.
 	PublicURL string
+	// WebhookAllowPrivate lets approval webhooks connect to loopback,
+	// private and link-local addresses; off, only public addresses are
+	// dialled (webhook URLs come from admins, tenant admins included).
+	WebhookAllowPrivate bool
 	// DatabaseURL is the Postgres DSN (required).
 	DatabaseURL string
 	// DBMaxConns bounds the store's pool. The relay holds two more dedicated
@@ -147,13 +154,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	list(EnvTLSCertFile, &c.TLSCertFiles)
 	list(EnvTLSKeyFile, &c.TLSKeyFiles)
-	if v := strings.TrimSpace(getenv(EnvInsecureHTTP)); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %q is not true or false", EnvInsecureHTTP, v))
+	boolean := func(name string, dst *bool) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not true or false", name, v))
+			}
+			*dst = b
 		}
-		c.InsecureHTTP = b
 	}
+	boolean(EnvInsecureHTTP, &c.InsecureHTTP)
+	boolean(EnvWebhookAllowPrivate, &c.WebhookAllowPrivate)
 	str(EnvPublicURL, &c.PublicURL)
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	str(EnvDatabaseURL, &c.DatabaseURL)

@@ -48,6 +48,7 @@ func TestFromEnvDefaults(t *testing.T) {
 	require.Len(t, c.Issuers, 1)
 	assert.Equal(t, "http://127.0.0.1:9000", c.Issuers[0].Issuer)
 	assert.Equal(t, []string{"portcullis-admin"}, c.Issuers[0].Audiences)
+	assert.False(t, c.WebhookAllowPrivate, "webhooks reach only public addresses unless allowed")
 }
 
 func TestFromEnvOverrides(t *testing.T) {
@@ -59,6 +60,7 @@ func TestFromEnvOverrides(t *testing.T) {
 	env[EnvNATSDir] = "/var/lib/portcullis/nats"
 	env[EnvNATSReplicas] = "3"
 	env[EnvLogLevel] = "debug"
+	env[EnvWebhookAllowPrivate] = "true"
 	env[EnvIssuers] = `[{"issuer":"https://idp.example.com","audiences":["a","b"],"jwks_url":"https://idp.example.com/jwks",
 		"tenant_claim":"tid","roles_claim":"r","permissions_claim":"p","email_claim":"mail","algorithms":["RS256"]}]`
 	c, err := FromEnv(getenv(env))
@@ -71,6 +73,7 @@ func TestFromEnvOverrides(t *testing.T) {
 	assert.Equal(t, "/var/lib/portcullis/nats", c.NATSDir)
 	assert.Equal(t, 3, c.NATSReplicas)
 	assert.Equal(t, slog.LevelDebug, c.LogLevel)
+	assert.True(t, c.WebhookAllowPrivate)
 	require.Len(t, c.Issuers, 1)
 	is := c.Issuers[0]
 	assert.Equal(t, "https://idp.example.com/jwks", is.JWKSURL)
@@ -90,6 +93,7 @@ func TestFromEnvParseErrors(t *testing.T) {
 		{"max conns not a number", EnvDBMaxConns, "ten"},
 		{"replicas not a number", EnvNATSReplicas, "3x"},
 		{"log level unknown", EnvLogLevel, "loud"},
+		{"webhook allow-private not a boolean", EnvWebhookAllowPrivate, "sometimes"},
 		{"issuers not JSON", EnvIssuers, `{issuer:`},
 		{"issuers an object, not a list", EnvIssuers, `{"issuer":"http://127.0.0.1:9000"}`},
 		{"issuers unknown field (typo)", EnvIssuers, `[{"issuer":"http://127.0.0.1:9000","audience":["x"]}]`},

@@ -228,7 +228,9 @@ func (s *Server) buildWorkers(reg prometheus.Registerer) error {
 	if err != nil {
 		return err
 	}
-	notifier, err := approvalsvc.NewNotifier(approvalsvc.NotifierConfig{Store: s.store, Logger: s.log, Metrics: reg})
+	notifier, err := approvalsvc.NewNotifier(approvalsvc.NotifierConfig{
+		Store: s.store, AllowPrivateAddresses: s.cfg.WebhookAllowPrivate, Logger: s.log, Metrics: reg,
+	})
 	if err != nil {
 		return err
 	}

@@ -176,6 +176,7 @@ func (s *Stack) startControlPlane(t testing.TB) {
 	cfg.LogLevel = slog.LevelWarn
 	cfg.ShutdownTimeout = 10 * time.Second
 	cfg.RelayPollInterval = 200 * time.Millisecond
+	cfg.WebhookAllowPrivate = true // the tests' webhook receivers listen on loopback
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
