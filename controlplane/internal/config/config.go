@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/shared/authn"
+	"github.com/portcullis/portcullis/shared/envcheck"
 	"github.com/portcullis/portcullis/shared/seal"
 )
 
@@ -232,13 +233,13 @@ func (c Config) Verify() error {
 		if c.NATSDir == "" {
 			errs = append(errs, fmt.Errorf("%s is required for the embedded NATS server", EnvNATSDir))
 		}
-	} else if err := verifyNATSURL(c.NATSURL); err != nil {
+	} else if err := envcheck.NATSURL(EnvNATSURL, c.NATSURL); err != nil {
 		errs = append(errs, err)
 	}
 	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
 		errs = append(errs, fmt.Errorf("%s: %d is outside 1–5", EnvNATSReplicas, c.NATSReplicas))
 	}
-	errs = append(errs, verifyIssuers(c.Issuers)...)
+	errs = append(errs, envcheck.Issuers(EnvIssuers, c.Issuers, "no admin can call the API", true)...)
 	if len(c.MasterKey) != seal.KeySize {
 		errs = append(errs, fmt.Errorf("%s is required: base64 of %d random bytes", EnvMasterKey, seal.KeySize))
 	}
@@ -328,45 +329,6 @@ func verifyLoopback(name, addr string) error {
 		return nil
 	}
 	return fmt.Errorf("%s: %q is not a loopback address; plain, unauthenticated traffic is only allowed on 127.0.0.1, ::1 or localhost", name, addr)
-}
-
-func verifyNATSURL(raw string) error {
-	// nats.Connect accepts a comma-separated list of servers.
-	for _, s := range strings.Split(raw, ",") {
-		u, err := url.Parse(strings.TrimSpace(s))
-		if err != nil || u.Host == "" {
-			// Not echoed: the URL may carry credentials (nats://user:pass@host).
-			return fmt.Errorf("%s: an entry is not a NATS URL (nats://host:port)", EnvNATSURL)
-		}
-		switch u.Scheme {
-		case "nats", "tls", "ws", "wss":
-		default:
-			return fmt.Errorf("%s: scheme %q, want nats, tls, ws or wss", EnvNATSURL, u.Scheme)
-		}
-	}
-	return nil
-}
-
-func verifyIssuers(iss []authn.IssuerConfig) []error {
-	if len(iss) == 0 {
-		return []error{fmt.Errorf("%s is required: without an issuer no admin can call the API", EnvIssuers)}
-	}
-	var errs []error
-	seen := make(map[string]bool, len(iss))
-	for i, is := range iss {
-		u, err := url.Parse(is.Issuer)
-		switch {
-		case is.Issuer == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-			errs = append(errs, fmt.Errorf("%s[%d]: issuer %q is not an http(s) URL", EnvIssuers, i, is.Issuer))
-		case seen[is.Issuer]:
-			errs = append(errs, fmt.Errorf("%s[%d]: issuer %q is listed twice", EnvIssuers, i, is.Issuer))
-		}
-		seen[is.Issuer] = true
-		if len(is.Audiences) == 0 {
-			errs = append(errs, fmt.Errorf("%s[%d]: audiences is required (a token for another service must not be accepted)", EnvIssuers, i))
-		}
-	}
-	return errs
 }
 
 // LogValue keeps the keys out of logs when the config is logged.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/portcullis/portcullis/dataplane/internal/mcp"
 	"github.com/portcullis/portcullis/shared/authn"
+	"github.com/portcullis/portcullis/shared/envcheck"
 	"github.com/portcullis/portcullis/shared/model"
 	"github.com/portcullis/portcullis/shared/seal"
 )
@@ -299,7 +300,7 @@ func (c Config) Verify() error {
 	if c.NATSURL == "" {
 		add(fmt.Errorf("%s is required", EnvNATSURL))
 	} else {
-		add(verifyNATSURL(c.NATSURL))
+		add(envcheck.NATSURL(EnvNATSURL, c.NATSURL))
 	}
 	if c.BundleKeysFile == "" {
 		add(fmt.Errorf("%s is required: the JWKS of the bundle-signing keys (GET /v1/bundle-signing-keys)", EnvBundleKeysFile))
@@ -318,7 +319,7 @@ func (c Config) Verify() error {
 			add(fmt.Errorf("%s: key %d is shorter than %d bytes", EnvSessionKeys, i, mcp.MinSessionKeyLen))
 		}
 	}
-	errs = append(errs, verifyIssuers(c.Issuers)...)
+	errs = append(errs, envcheck.Issuers(EnvIssuers, c.Issuers, "no agent can call the gateway", false)...)
 	add(c.verifyCountryHeader())
 	if c.ShutdownTimeout <= 0 || c.CertReloadInterval <= 0 || c.BootTimeout <= 0 || c.HeartbeatInterval <= 0 {
 		add(errors.New("shutdown timeout, certificate reload interval, boot timeout and heartbeat interval must be positive"))
@@ -391,40 +392,6 @@ func (c Config) verifyCountryHeader() error {
 		return fmt.Errorf("%s is set but %s is empty: the country header is only believed from trusted proxies", EnvCountryHeader, EnvTrustedProxies)
 	}
 	return nil
-}
-
-func verifyNATSURL(raw string) error {
-	for _, s := range strings.Split(raw, ",") {
-		u, err := url.Parse(strings.TrimSpace(s))
-		if err != nil || u.Host == "" {
-			return fmt.Errorf("%s: %q is not a NATS URL (nats://host:port)", EnvNATSURL, s)
-		}
-		switch u.Scheme {
-		case "nats", "tls", "ws", "wss":
-		default:
-			return fmt.Errorf("%s: scheme %q, want nats, tls, ws or wss", EnvNATSURL, u.Scheme)
-		}
-	}
-	return nil
-}
-
-func verifyIssuers(iss []authn.IssuerConfig) []error {
-	if len(iss) == 0 {
-		return []error{fmt.Errorf("%s is required: without an issuer no agent can call the gateway", EnvIssuers)}
-	}
-	var errs []error
-	seen := make(map[string]bool, len(iss))
-	for i, is := range iss {
-		u, err := url.Parse(is.Issuer)
-		switch {
-		case is.Issuer == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-			errs = append(errs, fmt.Errorf("%s[%d]: issuer %q is not an http(s) URL", EnvIssuers, i, is.Issuer))
-		case seen[is.Issuer]:
-			errs = append(errs, fmt.Errorf("%s[%d]: issuer %q is listed twice", EnvIssuers, i, is.Issuer))
-		}
-		seen[is.Issuer] = true
-	}
-	return errs
 }
 
 // LogValue keeps secrets (seal key, session keys) out of logs.
