@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/portcullis/portcullis/shared/model"
+	"github.com/portcullis/portcullis/shared/strictjson"
 )
 
 // JWSType is the "typ" header of a signed bundle. Checking it keeps any other
@@ -145,15 +145,9 @@ func checkHeader(raw []byte, keys KeySet) (ed25519.PublicKey, error) {
 // that re-encoding reproduces the signer's canonical JSON, unknown fields and
 // trailing data are refused.
 func decode(payload []byte) (*Bundle, error) {
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.UseNumber()
-	dec.DisallowUnknownFields()
 	var b Bundle
-	if err := dec.Decode(&b); err != nil {
+	if err := strictjson.DecodeReader(bytes.NewReader(payload), &b, strictjson.Options{UseNumber: true}); err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", ErrInvalid, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: trailing data after payload", ErrInvalid)
 	}
 	return &b, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/portcullis/portcullis/controlplane/internal/store"
+	"github.com/portcullis/portcullis/shared/strictjson"
 )
 
 // bodyLimitKey is the echo context key of the route's body limit.
@@ -66,13 +67,11 @@ func decodeStrict(data []byte, v any) error {
 	if len(data) == 0 {
 		return problemf(CodeInvalidJSON, "a JSON body is required")
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := strictjson.Decode(data, v); err != nil {
+		if errors.Is(err, strictjson.ErrTrailingData) {
+			return problemf(CodeInvalidJSON, "the body must hold a single JSON value")
+		}
 		return decodeProblem(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return problemf(CodeInvalidJSON, "the body must hold a single JSON value")
 	}
 	return nil
 }

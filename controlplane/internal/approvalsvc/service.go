@@ -21,12 +21,10 @@
 package approvalsvc
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"sync"
@@ -38,6 +36,7 @@ import (
 	"github.com/portcullis/portcullis/controlplane/internal/store"
 	"github.com/portcullis/portcullis/shared/approval"
 	"github.com/portcullis/portcullis/shared/promreg"
+	"github.com/portcullis/portcullis/shared/strictjson"
 )
 
 const (
@@ -195,13 +194,8 @@ func decode(data []byte) (approval.Request, error) {
 		return approval.Request{}, fmt.Errorf("request of %d bytes exceeds %d", len(data), maxRequestSize)
 	}
 	var req approval.Request
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := strictjson.Decode(data, &req); err != nil {
 		return approval.Request{}, fmt.Errorf("does not decode: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return approval.Request{}, errors.New("trailing data")
 	}
 	if err := req.Validate(); err != nil {
 		return approval.Request{}, err

@@ -6,10 +6,8 @@ package config
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -20,6 +18,7 @@ import (
 	"github.com/portcullis/portcullis/shared/authn"
 	"github.com/portcullis/portcullis/shared/envcheck"
 	"github.com/portcullis/portcullis/shared/seal"
+	"github.com/portcullis/portcullis/shared/strictjson"
 )
 
 // Environment variable names (CONTRACTS.md). Kept as constants so tests and
@@ -195,14 +194,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 // field ("audience" for "audiences") must fail start-up, not silently accept
 // tokens for any audience.
 func parseIssuers(v string) ([]authn.IssuerConfig, error) {
-	dec := json.NewDecoder(bytes.NewReader([]byte(v)))
-	dec.DisallowUnknownFields()
 	var iss []authn.IssuerConfig
-	if err := dec.Decode(&iss); err != nil {
+	if err := strictjson.Decode([]byte(v), &iss); err != nil {
 		return nil, fmt.Errorf("not a JSON list of issuers: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("trailing data after the JSON list")
 	}
 	return iss, nil
 }

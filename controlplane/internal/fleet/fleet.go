@@ -10,12 +10,9 @@
 package fleet
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"regexp"
 	"time"
@@ -29,6 +26,7 @@ import (
 	"github.com/portcullis/portcullis/shared/bundle"
 	"github.com/portcullis/portcullis/shared/model"
 	"github.com/portcullis/portcullis/shared/promreg"
+	"github.com/portcullis/portcullis/shared/strictjson"
 )
 
 // Subject is where gateways publish heartbeats (CONTRACTS.md).
@@ -143,13 +141,8 @@ func Parse(data []byte, now time.Time) (store.Gateway, error) {
 		return store.Gateway{}, fmt.Errorf("heartbeat of %d bytes exceeds %d", len(data), maxMsgSize)
 	}
 	var g store.Gateway
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&g); err != nil {
+	if err := strictjson.Decode(data, &g); err != nil {
 		return store.Gateway{}, fmt.Errorf("heartbeat does not decode: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return store.Gateway{}, errors.New("trailing data after heartbeat")
 	}
 	switch {
 	case !gatewayIDPattern.MatchString(g.ID):

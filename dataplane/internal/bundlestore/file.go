@@ -1,7 +1,6 @@
 package bundlestore
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/shared/bundle"
+	"github.com/portcullis/portcullis/shared/strictjson"
 )
 
 // The snapshot file holds the signed bundles a gateway last applied, so it
@@ -127,13 +127,8 @@ func readSnapshotFile(path string, keys bundle.KeySet) ([]verifiedBundle, error)
 
 func parseSnapshotFile(data []byte, keys bundle.KeySet) ([]verifiedBundle, error) {
 	var doc snapshotFile
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
+	if err := strictjson.Decode(data, &doc); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSnapshotFile, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%w: trailing data", ErrSnapshotFile)
 	}
 	if doc.Format != snapshotFormat {
 		return nil, fmt.Errorf("%w: format %q", ErrSnapshotFile, doc.Format)

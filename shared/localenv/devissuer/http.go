@@ -2,15 +2,15 @@ package devissuer
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/shared/strictjson"
 )
 
 const maxTokenRequestBytes = 64 << 10
@@ -98,13 +98,8 @@ func decodeTokenRequest(r *http.Request) (tokenRequest, error) {
 	var req tokenRequest
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/json" {
-		dec := json.NewDecoder(r.Body)
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		if err := strictjson.DecodeReader(r.Body, &req, strictjson.Options{}); err != nil {
 			return req, fmt.Errorf("invalid JSON body: %w", err)
-		}
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			return req, errors.New("invalid JSON body: trailing data")
 		}
 		return req, nil
 	}
